@@ -1,0 +1,10 @@
+/** A block's chained SHA-256 digest as 64 lowercase hex characters. */
+export type BlockHash = string;
+
+/**
+ * Anything that can say which of a batch of block hashes it holds, in one round trip.
+ * Every `KVStore` satisfies it; longest-prefix lookup needs nothing more.
+ */
+export interface BlockPresence {
+  has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+}
