@@ -1,1 +1,4 @@
-export {};
+export * from './plot';
+export * from './table';
+export * from './lab';
+export * from './doctor';

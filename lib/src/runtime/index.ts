@@ -2,3 +2,5 @@ export * from './errors';
 export * from './rng';
 export * from './backend';
 export * from './env';
+export { inNotebook, sendDisplay, escapeHtml } from './kernel';
+export * from './progress';

@@ -1,0 +1,81 @@
+import * as os from 'node:os';
+import Redis from 'ioredis';
+import { initBackend, tf } from '../runtime/backend';
+import { redactUrl } from './lab';
+
+export interface EnvironmentCheck {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+function packageVersion(name: string): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+/** PING a Redis and read its version, with a short timeout; never throws. */
+export async function probeRedis(url: string | undefined, timeoutMs = 2000): Promise<EnvironmentCheck> {
+  if (!url) return { check: 'Redis', ok: false, detail: 'REDIS_URL is not set (start the lab with `npm start`)' };
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const started = performance.now();
+    await client.ping();
+    const rtt = performance.now() - started;
+    const info = await client.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+    return { check: 'Redis', ok: true, detail: `${redactUrl(url)} — Redis ${version}, PING ${rtt.toFixed(2)} ms` };
+  } catch (err) {
+    return { check: 'Redis', ok: false, detail: `${redactUrl(url)} unreachable: ${(err as Error).message}` };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** What the course runs on: Node, CPU, tfjs backend, Redis, package versions. */
+export async function checkEnvironment(): Promise<EnvironmentCheck[]> {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const backend = await initBackend();
+  const cpus = os.cpus();
+  return [
+    { check: 'Node.js', ok: major > 20 || (major === 20 && minor >= 19), detail: `${process.version} (needs ≥ 20.19)` },
+    { check: 'Machine', ok: true, detail: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB` },
+    { check: 'TensorFlow.js backend', ok: true, detail: `${backend.backend} (${backend.reason}; tfjs ${backend.tfjsVersion})${backend.skipped.length ? `; not available: ${backend.skipped.map((s) => s.backend).join(', ')}` : ''}` },
+    await probeRedis(process.env.REDIS_URL),
+    { check: 'Packages', ok: true, detail: ['kvcache-lab', 'tslab', 'ioredis', 'plotly.js-dist-min'].map((p) => `${p} ${packageVersion(p)}`).join(', ') },
+  ];
+}
+
+/**
+ * Measured matrix-multiply speed of the current backend for square sizes: the arithmetic that
+ * prefill is made of. Returns GFLOP/s per size (median of `repeats` timed runs after a warm-up).
+ */
+export async function measureMatmul(sizes: number[], repeats = 5): Promise<{ size: number; gflops: number; ms: number }[]> {
+  await initBackend();
+  const out: { size: number; gflops: number; ms: number }[] = [];
+  for (const n of sizes) {
+    const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+    tf.tidy(() => tf.matMul(a, b)).dataSync();
+    const times: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      times.push(performance.now() - t0);
+      c.dispose();
+    }
+    a.dispose();
+    b.dispose();
+    times.sort((x, y) => x - y);
+    const ms = times[Math.floor(times.length / 2)] ?? 0;
+    out.push({ size: n, ms, gflops: (2 * n ** 3) / (ms / 1000) / 1e9 });
+  }
+  return out;
+}

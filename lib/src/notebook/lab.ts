@@ -1,0 +1,21 @@
+import { ConfigError } from '../runtime/errors';
+
+/**
+ * The Redis the lab started (`npm start` and the notebook runner export `REDIS_URL` to the kernel),
+ * or the one the user pointed `REDIS_URL` at.
+ */
+export function labRedisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (url === undefined || url.trim() === '') {
+    throw new ConfigError('REDIS_URL is not set: start the lab with `npm start` (it starts an embedded Redis), or set REDIS_URL=redis://host:port before starting Jupyter');
+  }
+  return url.trim();
+}
+
+/** A Redis URL with any password replaced by `***`, safe to print. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\w[\w+.-]*:\/\/)([^@/]*)@/u, (_m, scheme: string, auth: string) => {
+    const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
+    return `${scheme}${user ? `${user}:` : ''}***@`;
+  });
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Execute notebooks on the tslab kernel through Jupyter's nbclient.
+
+tslab reports a failing cell only through the execute reply's status (it sends no `error`
+message, and silently aborts requests that follow an error), so a notebook fails here on the
+first cell whose reply status is not "ok". Executed copies go to out/notebooks/, HTML exports
+to out/html/, a summary to out/notebooks/results.json. Ends with "N passed, M failed".
+
+A notebook may declare required outputs in its metadata, checked after execution:
+  "kvlab": {"expect_output_mimes": [["application/vnd.plotly.v1+json", "text/html"]]}
+means some single output must carry all of those MIME types.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+
+class CellFailed(Exception):
+    def __init__(self, index, status, cell):
+        super().__init__(f"cell {index} replied status={status!r}")
+        self.index = index
+        self.status = status
+        self.cell = cell
+
+
+def stream_text(cell, name):
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == name)
+
+
+def check_expected_outputs(nb):
+    problems = []
+    expected = nb.metadata.get("kvlab", {}).get("expect_output_mimes", [])
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    for mimes in expected:
+        if not any(all(m in o.get("data", {}) for m in mimes) for o in outputs if o.get("output_type") in ("display_data", "execute_result")):
+            problems.append(f"no output carries all of {mimes}")
+    return problems
+
+
+def run_one(path, out_dir, html_dir, timeout, kernel):
+    name = os.path.splitext(os.path.basename(path))[0]
+    nb = nbformat.read(path, as_version=4)
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
+
+    def on_cell_executed(cell, cell_index, execute_reply):
+        status = execute_reply.get("content", {}).get("status")
+        done = sum(1 for c in nb.cells[: cell_index + 1] if c.cell_type == "code")
+        print(f"  [{done}/{code_cells}] cell {cell_index}: {status}", flush=True)
+        if status != "ok":
+            raise CellFailed(cell_index, status, cell)
+
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=timeout,
+        startup_timeout=120,
+        allow_errors=True,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
+        on_cell_executed=on_cell_executed,
+    )
+    started = time.time()
+    result = {"notebook": os.path.basename(path), "status": "passed", "seconds": 0.0}
+    try:
+        client.execute()
+        problems = check_expected_outputs(nb)
+        if problems:
+            result.update(status="failed", error="; ".join(problems))
+    except CellFailed as e:
+        result.update(status="failed", cell=e.index, reply_status=e.status, error=str(e))
+        print(f"\n--- {name}: cell {e.index} failed (reply status {e.status!r}) ---", file=sys.stderr)
+        print(e.cell.source, file=sys.stderr)
+        err = stream_text(e.cell, "stderr")
+        if err:
+            print("--- its stderr ---", file=sys.stderr)
+            print(err, file=sys.stderr)
+        print("---", file=sys.stderr)
+    except Exception as e:  # kernel died, timeout, …
+        result.update(status="failed", error=f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    result["seconds"] = round(time.time() - started, 1)
+    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(html_dir, exist_ok=True)
+    nbformat.write(nb, os.path.join(out_dir, os.path.basename(path)))
+    try:
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        with open(os.path.join(html_dir, name + ".html"), "w", encoding="utf-8") as f:
+            f.write(body)
+    except Exception as e:
+        print(f"HTML export of {name} failed: {e}", file=sys.stderr)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("notebooks", nargs="+")
+    ap.add_argument("--out", default="out")
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("KVLAB_CELL_TIMEOUT", "900")))
+    ap.add_argument("--kernel", default="tslab")
+    args = ap.parse_args()
+    out_dir = os.path.join(args.out, "notebooks")
+    html_dir = os.path.join(args.out, "html")
+    results = []
+    for path in args.notebooks:
+        print(f"▶ {path}", flush=True)
+        r = run_one(path, out_dir, html_dir, args.timeout, args.kernel)
+        print(f"{'✓' if r['status'] == 'passed' else '✗'} {r['notebook']} {r['status']} in {r['seconds']} s" + (f": {r.get('error')}" if r["status"] != "passed" else ""), flush=True)
+        results.append(r)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    passed = sum(r["status"] == "passed" for r in results)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// One idempotent set-up for `npm start`, `npm test` and `npm run notebooks`: npm dependencies,
+// system packages (redis-server, Jupyter Notebook + nbclient + nbconvert, Chromium for the browser
+// test), a project-local tslab kernel spec, and a build of lib. Each step checks first and skips
+// what is done, so a second run takes seconds. Uses only Node's standard library: it runs before
+// `npm install`.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const STATE_DIR = path.join(ROOT, '.kvlab');
+export const JUPYTER_DIR = path.join(STATE_DIR, 'jupyter');
+
+const log = (msg) => process.stderr.write(`[setup] ${msg}\n`);
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function run(cmd, args, opts = {}) {
+  log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: ROOT, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with exit code ${r.status}`);
+}
+
+function mtime(p) {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function newestIn(dir, ext) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestIn(p, ext));
+    else if (entry.name.endsWith(ext)) newest = Math.max(newest, mtime(p));
+  }
+  return newest;
+}
+
+// ---- Node and npm ---------------------------------------------------------------------------
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) {
+    throw new Error(`Node ${process.versions.node} is too old: kvcache-lab needs Node ≥ 20.19 (https://nodejs.org or your package manager).`);
+  }
+}
+
+function npmDependencies() {
+  const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
+  const stale = mtime(marker) === 0 || mtime(path.join(ROOT, 'package-lock.json')) > mtime(marker) ||
+    mtime(path.join(ROOT, 'package.json')) > mtime(marker) || mtime(path.join(ROOT, 'lib', 'package.json')) > mtime(marker);
+  if (!stale) return log('npm dependencies: up to date');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  if (mtime(path.join(ROOT, 'node_modules')) === 0 && mtime(path.join(ROOT, 'package-lock.json')) > 0) {
+    run(npm, ['ci', '--no-audit', '--no-fund']);
+  } else {
+    run(npm, ['install', '--no-audit', '--no-fund']);
+  }
+}
+
+// ---- System packages ------------------------------------------------------------------------
+
+/** The Python that has Jupyter's packages. Debian's live under /usr/bin/python3 even when pyenv shadows python3. */
+export function findPython() {
+  const candidates = [process.env.KVLAB_PYTHON, '/usr/bin/python3', 'python3', 'python'].filter(Boolean);
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import notebook, nbclient, nbconvert'], { stdio: 'ignore' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+const REQUIREMENTS = [
+  {
+    what: 'redis-server and redis-cli',
+    why: 'the embedded Redis of the lab and the real Redis / Redis Cluster servers the tests start',
+    present: () => has('redis-server') && has('redis-cli'),
+    apt: ['redis-server'],
+    brew: 'brew install redis',
+    pip: null,
+  },
+  {
+    what: 'Jupyter Notebook, nbclient and nbconvert',
+    why: 'the notebook server of `npm start`, and headless execution + HTML export of every notebook',
+    present: () => findPython() !== undefined,
+    apt: ['jupyter-notebook', 'python3-nbclient', 'jupyter-nbconvert'],
+    brew: 'brew install python && python3 -m pip install notebook nbclient nbconvert',
+    pip: 'python3 -m pip install notebook nbclient nbconvert',
+  },
+  {
+    what: 'Chromium',
+    why: 'the browser test of `npm test` (headless Chromium opens notebook 00 and checks the chart rendered)',
+    present: () => fs.existsSync(chromiumPath()),
+    apt: ['chromium'],
+    brew: 'brew install --cask chromium',
+    pip: null,
+    forTest: true,
+  },
+];
+
+export function chromiumPath() {
+  return process.env.KVLAB_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p)) ?? '/usr/bin/chromium';
+}
+
+function isDebianLike() {
+  try {
+    const osRelease = fs.readFileSync('/etc/os-release', 'utf8');
+    return /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(osRelease);
+  } catch {
+    return false;
+  }
+}
+
+function manualInstructions(missing) {
+  const lines = ['', 'kvcache-lab needs these system packages, and cannot install them itself here', `(${process.getuid?.() === 0 ? 'root' : 'not root'}, ${process.platform}${isDebianLike() ? ', Debian/Ubuntu' : ''}):`, ''];
+  for (const r of missing) lines.push(`  - ${r.what}: ${r.why}`);
+  const apt = missing.flatMap((r) => r.apt);
+  lines.push('', 'Debian / Ubuntu:', `  sudo apt-get update && sudo apt-get install -y ${apt.join(' ')}`);
+  lines.push('', 'macOS (Homebrew):');
+  for (const r of missing) lines.push(`  ${r.brew}`);
+  const pip = missing.filter((r) => r.pip);
+  if (pip.length) {
+    lines.push('', 'Elsewhere, Jupyter from pip:');
+    for (const r of pip) lines.push(`  ${r.pip}`);
+  }
+  lines.push('', 'Then run the same npm command again. (Set KVLAB_PYTHON to a Python that has Jupyter if it is not found.)', '');
+  return lines.join('\n');
+}
+
+function systemPackages({ browser, redis }) {
+  const wanted = REQUIREMENTS.filter((r) => (browser || !r.forTest) && (redis || !r.apt.includes('redis-server')));
+  const missing = wanted.filter((r) => !r.present());
+  if (missing.length === 0) return log(`system packages: present (${wanted.map((r) => r.what).join('; ')})`);
+  const canApt = process.platform === 'linux' && isDebianLike() && process.getuid?.() === 0 && has('apt-get');
+  if (!canApt) {
+    process.stderr.write(manualInstructions(missing));
+    const err = new Error('missing system packages (see above)');
+    err.exitCode = 2;
+    throw err;
+  }
+  const pkgs = missing.flatMap((r) => r.apt);
+  log(`installing ${missing.map((r) => r.what).join(', ')} from Debian packages`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env });
+  const still = missing.filter((r) => !r.present());
+  if (still.length) throw new Error(`still missing after apt-get install: ${still.map((r) => r.what).join(', ')}`);
+}
+
+// ---- Jupyter kernel spec --------------------------------------------------------------------
+
+/** Environment for every Jupyter process: project-local paths only, nothing in the user's ~/.jupyter. */
+export function jupyterEnv(extra = {}) {
+  return {
+    ...process.env,
+    JUPYTER_PATH: JUPYTER_DIR,
+    JUPYTER_CONFIG_DIR: path.join(JUPYTER_DIR, 'config'),
+    JUPYTER_DATA_DIR: path.join(JUPYTER_DIR, 'data'),
+    JUPYTER_RUNTIME_DIR: path.join(JUPYTER_DIR, 'runtime'),
+    IPYTHONDIR: path.join(JUPYTER_DIR, 'ipython'),
+    ...extra,
+  };
+}
+
+function kernelSpec() {
+  const tslab = path.join(ROOT, 'node_modules', '.bin', 'tslab');
+  if (!fs.existsSync(tslab)) throw new Error(`tslab is not installed at ${tslab}: npm install did not complete`);
+  const spec = {
+    argv: [tslab, 'kernel', '--config-path', '{connection_file}'],
+    display_name: 'TypeScript (tslab)',
+    language: 'typescript',
+  };
+  const dir = path.join(JUPYTER_DIR, 'kernels', 'tslab');
+  const file = path.join(dir, 'kernel.json');
+  const text = JSON.stringify(spec, null, 2) + '\n';
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return log('tslab kernel spec: up to date');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const d of ['config', 'data', 'runtime', 'ipython']) fs.mkdirSync(path.join(JUPYTER_DIR, d), { recursive: true });
+  fs.writeFileSync(file, text);
+  log(`tslab kernel spec written to ${path.relative(ROOT, file)} (found through JUPYTER_PATH)`);
+}
+
+// ---- Build of lib ---------------------------------------------------------------------------
+
+function buildLib() {
+  const dist = path.join(ROOT, 'lib', 'dist', 'index.js');
+  const srcNewest = Math.max(newestIn(path.join(ROOT, 'lib', 'src'), '.ts'), mtime(path.join(ROOT, 'lib', 'tsconfig.build.json')), mtime(path.join(ROOT, 'tsconfig.json')));
+  if (mtime(dist) >= srcNewest) return log('lib build: up to date');
+  run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib/tsconfig.build.json']);
+  fs.utimesSync(dist, new Date(), new Date());
+}
+
+/**
+ * Run every set-up step.
+ * @param {{browser?: boolean, redis?: boolean}} options browser: also Chromium (tests); redis: also redis-server
+ */
+export async function setup(options = {}) {
+  const started = Date.now();
+  checkNode();
+  npmDependencies();
+  systemPackages({ browser: options.browser ?? false, redis: options.redis ?? true });
+  kernelSpec();
+  buildLib();
+  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  setup({ browser: process.argv.includes('--browser') }).catch((err) => {
+    process.stderr.write(`[setup] ${err.message}\n`);
+    process.exit(err.exitCode ?? 1);
+  });
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// `npm start`: set up what is missing, then run the lab (embedded Redis + Jupyter with tslab)
+// until Ctrl-C.
+import { setup } from './setup.mjs';
+import { startLab } from './lab.mjs';
+
+const started = Date.now();
+try {
+  await setup({ redis: !process.env.REDIS_URL });
+  const port = process.env.KVLAB_PORT ? Number(process.env.KVLAB_PORT) : undefined;
+  const lab = await startLab({ port });
+  const bar = '─'.repeat(72);
+  process.stdout.write(`\n${bar}\n kvcache-lab is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n\n` +
+    ` Open the notebooks:  ${lab.url}\n` +
+    ` Start with:          00_start_here.ipynb (kernel: TypeScript (tslab))\n\n` +
+    ` Press Ctrl-C to stop Jupyter and Redis.\n${bar}\n`);
+  let stopping = false;
+  const shutdown = async (signal) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n[lab] ${signal}: stopping Jupyter and Redis…\n`);
+    await lab.stop();
+    process.stdout.write('[lab] stopped.\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+} catch (err) {
+  process.stderr.write(`[lab] ${err.message}\n`);
+  process.exit(err.exitCode ?? 1);
+}

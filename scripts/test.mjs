@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// `npm test`: set-up, then type-check, lint, clean-notebook check, the mocha suite and headless
+// execution of every notebook, all in fast mode (KVLAB_FAST=1). The last line totals everything:
+// "N passed, M failed" (static checks count one each, mocha tests and notebooks one each).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, setup } from './setup.mjs';
+import { dirtyNotebooks } from './check-notebooks-clean.mjs';
+import { runNotebooks } from './run-notebooks.mjs';
+
+process.env.KVLAB_FAST ??= '1';
+const started = Date.now();
+const stages = [];
+const record = (name, passed, failed, note = '') => stages.push({ name, passed, failed, note });
+const banner = (s) => process.stdout.write(`\n━━ ${s} ${'━'.repeat(Math.max(0, 70 - s.length))}\n`);
+const node = (script, args, opts = {}) =>
+  spawnSync(process.execPath, [path.join(ROOT, script), ...args], { cwd: ROOT, stdio: 'inherit', ...opts });
+
+try {
+  banner('set-up');
+  await setup({ browser: true });
+} catch (err) {
+  process.stderr.write(`[test] set-up failed: ${err.message}\n`);
+  process.stdout.write('0 passed, 1 failed\n');
+  process.exit(1);
+}
+
+banner('type-check (tsc --strict)');
+const tsc = node('node_modules/typescript/bin/tsc', ['-p', 'tsconfig.json', '--noEmit']);
+record('type-check', tsc.status === 0 ? 1 : 0, tsc.status === 0 ? 0 : 1);
+
+banner('lint (eslint)');
+const lint = node('node_modules/eslint/bin/eslint.js', ['.']);
+record('lint', lint.status === 0 ? 1 : 0, lint.status === 0 ? 0 : 1);
+
+banner('committed notebooks carry no outputs');
+const dirty = dirtyNotebooks();
+for (const d of dirty) console.error(d);
+record('clean notebooks', dirty.length ? 0 : 1, dirty.length ? 1 : 0, dirty.length ? `${dirty.length} problem(s)` : '');
+
+banner('mocha');
+const summaryFile = path.join(ROOT, 'out', 'mocha-summary.json');
+fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
+fs.rmSync(summaryFile, { force: true });
+const mocha = node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs')], {
+  env: { ...process.env, KVLAB_MOCHA_SUMMARY: summaryFile },
+});
+if (fs.existsSync(summaryFile)) {
+  const s = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  record('mocha tests', s.passes, s.failures, s.pending ? `${s.pending} pending` : '');
+} else {
+  record('mocha tests', 0, 1, `mocha exited ${mocha.status} without a summary`);
+}
+
+banner('notebooks (tslab kernel, nbclient)');
+try {
+  const { results } = await runNotebooks();
+  const passed = results.filter((r) => r.status === 'passed').length;
+  record('notebooks', passed, results.length - passed);
+} catch (err) {
+  process.stderr.write(`[test] notebook runner failed: ${err.message}\n`);
+  record('notebooks', 0, 1, err.message);
+}
+
+banner('summary');
+for (const s of stages) {
+  console.log(`${s.failed ? '✗' : '✓'} ${s.name.padEnd(18)} ${String(s.passed).padStart(4)} passed ${String(s.failed).padStart(3)} failed ${s.note}`);
+}
+console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const passed = stages.reduce((a, s) => a + s.passed, 0);
+const failed = stages.reduce((a, s) => a + s.failed, 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
