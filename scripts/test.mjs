@@ -43,7 +43,7 @@ banner('mocha');
 const summaryFile = path.join(ROOT, 'out', 'mocha-summary.json');
 fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
 fs.rmSync(summaryFile, { force: true });
-const mocha = node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs')], {
+const mocha = node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs'), 'test/**/*.test.ts'], {
   env: { ...process.env, KVLAB_MOCHA_SUMMARY: summaryFile },
 });
 if (fs.existsSync(summaryFile)) {

@@ -1,0 +1,152 @@
+/**
+ * The cost model: projects measured reuse onto real GPU deployments using measured H100 prefill
+ * speeds (lib/data/h100-prefill.tsv, with its provenance in the file). Every input is explicit and
+ * returned with the result so that callers print it; nothing is assumed silently.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, InvalidInputError } from '../runtime/errors';
+
+export interface PrefillMeasurement {
+  model: string;
+  promptTokens: number;
+  prefillMs: number;
+  prefillTokensPerS: number;
+  kvBytesPerToken: number;
+  kvBytesTotal: number;
+  breakevenGBps: number;
+  note: string;
+}
+
+/** Where the measured prefill table ships inside the package. */
+export const PREFILL_TABLE_PATH = path.resolve(__dirname, '..', '..', 'data', 'h100-prefill.tsv');
+
+/** Parse the measured prefill table (TSV with `#` comment lines; the comments are its provenance). */
+export function loadPrefillTable(file = PREFILL_TABLE_PATH): { rows: PrefillMeasurement[]; provenance: string[] } {
+  const text = fs.readFileSync(file, 'utf8');
+  const provenance: string[] = [];
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) provenance.push(line.replace(/^#\s?/, ''));
+    else if (line.trim() !== '') lines.push(line);
+  }
+  const [header, ...body] = lines;
+  const cols = (header ?? '').split('\t');
+  const expected = ['model', 'prompt_tokens', 'prefill_ms', 'prefill_tokens_per_s', 'kv_bytes_per_token', 'kv_bytes_total', 'breakeven_GBps', 'note'];
+  if (expected.some((c, i) => cols[i] !== c)) throw new ConfigError(`${file}: unexpected columns ${cols.join(', ')}`);
+  const rows = body.map((line, i) => {
+    const f = line.split('\t');
+    const num = (j: number): number => {
+      const v = Number(f[j]);
+      if (!Number.isFinite(v)) throw new ConfigError(`${file}: row ${i + 1} column ${expected[j]} is not a number: ${f[j]}`);
+      return v;
+    };
+    return {
+      model: f[0] ?? '', promptTokens: num(1), prefillMs: num(2), prefillTokensPerS: num(3),
+      kvBytesPerToken: num(4), kvBytesTotal: num(5), breakevenGBps: num(6), note: f[7] ?? '',
+    };
+  });
+  return { rows, provenance };
+}
+
+export interface CostInputs {
+  /** Model shape, one of the table's models (`llama2-7b`, `llama3-8b`, `llama3-70b`). */
+  model: string;
+  /** Prompt length of a typical request, in tokens. */
+  promptTokens: number;
+  /** Fraction of prompt tokens served from the cache (measured by a benchmark), 0–1. */
+  reuseFraction: number;
+  /** Price of one GPU-hour in dollars — an input you choose, printed with every result. */
+  dollarsPerGpuHour: number;
+  /** Bandwidth at which the store delivers KV to the GPU, GB/s (measured, or a stated assumption). */
+  storeGBps: number;
+  /**
+   * Whether the GPU can overlap loading KV with computing (layer-by-layer loading, as vLLM's
+   * connector allows). When false the GPU waits for the load: the conservative case.
+   * @default false
+   */
+  overlapLoad?: boolean;
+}
+
+export const DEFAULT_COST_INPUTS = { overlapLoad: false } as const;
+
+export interface CostProjection {
+  inputs: Required<CostInputs>;
+  /** The measured row(s) used, and how the speed was derived (nearest or interpolated prompt length). */
+  basis: string;
+  prefillTokensPerS: number;
+  kvBytesPerToken: number;
+  /** Store bandwidth at which loading a token's KV takes as long as recomputing it. */
+  breakevenGBps: number;
+  gpuSecondsPerMillionNoCache: number;
+  gpuSecondsPerMillionWithCache: number;
+  dollarsPerMillionNoCache: number;
+  dollarsPerMillionWithCache: number;
+  /** 1 − with/without: the fraction of prefill cost saved. Negative when loading is slower than recomputing. */
+  saving: number;
+}
+
+/** Prefill speed for a prompt length, interpolated in log(prompt length) between measured rows. */
+export function prefillSpeed(rows: PrefillMeasurement[], model: string, promptTokens: number): { tokensPerS: number; kvBytesPerToken: number; basis: string } {
+  const mine = rows.filter((r) => r.model === model).sort((a, b) => a.promptTokens - b.promptTokens);
+  if (mine.length === 0) {
+    throw new InvalidInputError(`no measured prefill speed for model ${JSON.stringify(model)}; known: ${[...new Set(rows.map((r) => r.model))].join(', ')}`);
+  }
+  const first = mine[0] as PrefillMeasurement;
+  const last = mine[mine.length - 1] as PrefillMeasurement;
+  if (promptTokens <= first.promptTokens) return { tokensPerS: first.prefillTokensPerS, kvBytesPerToken: first.kvBytesPerToken, basis: `${model} measured at ${first.promptTokens} tokens (nearest)` };
+  if (promptTokens >= last.promptTokens) return { tokensPerS: last.prefillTokensPerS, kvBytesPerToken: last.kvBytesPerToken, basis: `${model} measured at ${last.promptTokens} tokens (nearest)` };
+  for (let i = 1; i < mine.length; i++) {
+    const lo = mine[i - 1] as PrefillMeasurement;
+    const hi = mine[i] as PrefillMeasurement;
+    if (promptTokens <= hi.promptTokens) {
+      const t = (Math.log(promptTokens) - Math.log(lo.promptTokens)) / (Math.log(hi.promptTokens) - Math.log(lo.promptTokens));
+      return {
+        tokensPerS: lo.prefillTokensPerS + t * (hi.prefillTokensPerS - lo.prefillTokensPerS),
+        kvBytesPerToken: lo.kvBytesPerToken,
+        basis: `${model} interpolated between ${lo.promptTokens} and ${hi.promptTokens} tokens`,
+      };
+    }
+  }
+  throw new InvalidInputError('unreachable');
+}
+
+function checkInputs(i: CostInputs): Required<CostInputs> {
+  const positive = (name: string, v: number): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidInputError(`${name} must be a positive number, got ${v}`);
+  };
+  positive('promptTokens', i.promptTokens);
+  positive('dollarsPerGpuHour', i.dollarsPerGpuHour);
+  positive('storeGBps', i.storeGBps);
+  if (!(i.reuseFraction >= 0 && i.reuseFraction <= 1)) throw new InvalidInputError(`reuseFraction must be in [0, 1], got ${i.reuseFraction}`);
+  return { ...DEFAULT_COST_INPUTS, ...i };
+}
+
+/**
+ * GPU-seconds and dollars per million prompt tokens with and without the cache.
+ * Without: every token is prefilled. With: (1 − reuse) of the tokens are prefilled and the reused
+ * tokens' KV is loaded at `storeGBps`; the load adds to the GPU's time unless `overlapLoad`, in
+ * which case the slower of the two sets the time.
+ */
+export function projectCost(inputs: CostInputs, table = loadPrefillTable().rows): CostProjection {
+  const i = checkInputs(inputs);
+  const speed = prefillSpeed(table, i.model, i.promptTokens);
+  const million = 1e6;
+  const computeNoCache = million / speed.tokensPerS;
+  const computeWithCache = ((1 - i.reuseFraction) * million) / speed.tokensPerS;
+  const loadSeconds = (i.reuseFraction * million * speed.kvBytesPerToken) / (i.storeGBps * 1e9);
+  const withCache = i.overlapLoad ? Math.max(computeWithCache, loadSeconds) : computeWithCache + loadSeconds;
+  const dollars = (s: number): number => (s / 3600) * i.dollarsPerGpuHour;
+  return {
+    inputs: i,
+    basis: speed.basis,
+    prefillTokensPerS: speed.tokensPerS,
+    kvBytesPerToken: speed.kvBytesPerToken,
+    breakevenGBps: (speed.kvBytesPerToken * speed.tokensPerS) / 1e9,
+    gpuSecondsPerMillionNoCache: computeNoCache,
+    gpuSecondsPerMillionWithCache: withCache,
+    dollarsPerMillionNoCache: dollars(computeNoCache),
+    dollarsPerMillionWithCache: dollars(withCache),
+    saving: 1 - withCache / computeNoCache,
+  };
+}
