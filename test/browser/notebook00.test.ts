@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The browser test: headless Chromium opens notebook 00 in the Jupyter server that `npm start`
  * runs, runs all cells from the page's own menu, and checks that the chart really rendered

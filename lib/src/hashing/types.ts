@@ -8,3 +8,9 @@ export type BlockHash = string;
 export interface BlockPresence {
   has(hashes: readonly BlockHash[]): Promise<boolean[]>;
 }
+
+/**
+ * Token ids as the tokenizer gives them: a plain array or a typed array. Each id must be an
+ * integer in [0, 2^32) because blocks hash ids as little-endian uint32.
+ */
+export type TokenIds = ArrayLike<number>;
