@@ -1,0 +1,68 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import type { ModelConfig } from '../../lib/src/model';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const FIXTURE_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'model', 'tiny');
+
+/**
+ * Tolerances, as max |a - b| over all logits (logits here are O(1), at most ~5 in magnitude):
+ * - SAME_MODEL_TOLERANCE: one float32 model computing the same thing two ways (with or without the
+ *   KV cache, prefix + suffix vs whole, different prefill chunking). Only summation order differs;
+ *   observed differences are 2–5e-6 (tiny and default presets).
+ * - REFERENCE_TOLERANCE: float32 TensorFlow.js vs the float64 numpy reference. Observed ~2e-6.
+ */
+export const SAME_MODEL_TOLERANCE = 1e-4;
+export const REFERENCE_TOLERANCE = 1e-4;
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'arrays differ in length');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    if (!(d <= m)) m = d; // NaN propagates as a failure
+  }
+  return m;
+}
+
+export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number, label: string): void {
+  const d = maxAbsDiff(a, b);
+  assert.ok(d <= tolerance, `${label}: max |diff| ${d} exceeds ${tolerance}`);
+}
+
+/** Assert that `fn` throws/rejects a KVLabError with the given stable code (and optionally a message pattern). */
+export async function expectCode(fn: () => unknown, code: string, message?: RegExp): Promise<void> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof Error, `expected an error with code ${code}, nothing was thrown`);
+  assert.equal((caught as { code?: string }).code, code, `expected code ${code}, got ${(caught as { code?: string }).code}: ${caught.message}`);
+  if (message) assert.match(caught.message, message);
+}
+
+/** A small config with a tiny vocabulary for fast variations (GQA shapes, short contexts). */
+export function smallConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
+  return {
+    name: 'small-test',
+    vocabSize: 97,
+    hiddenSize: 32,
+    intermediateSize: 64,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 8,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    maxContext: 256,
+    tieWordEmbeddings: false,
+    ...overrides,
+  };
+}
+
+/** Deterministic pseudo-random token ids (no Math.random). */
+export function tokenIds(count: number, vocabSize: number, salt = 1): number[] {
+  return Array.from({ length: count }, (_, i) => (i * 7919 + salt * 104729 + ((i * i) % 13)) % vocabSize);
+}
