@@ -1,0 +1,4 @@
+export * from './types';
+export * from './codec';
+export * from './connector';
+export * from './engine';
