@@ -7,4 +7,6 @@ export * from './model';
 export * from './hashing';
 export * from './serde';
 export * from './store';
+export * from './engine';
+export * from './bench';
 export * from './notebook';

@@ -2,12 +2,7 @@ import * as fs from 'node:fs';
 import { InvalidInputError } from '../runtime/errors';
 import { escapeHtml, jsonForScript, sendDisplay } from '../runtime/kernel';
 
-/** A plotly figure: traces, layout and config as plotly.js takes them. */
-export interface PlotlyFigure {
-  data: Record<string, unknown>[];
-  layout?: Record<string, unknown>;
-  config?: Record<string, unknown>;
-}
+import type { PlotlyFigure } from '../runtime/figure';
 
 export interface PlotOptions {
   /**

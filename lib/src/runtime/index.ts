@@ -4,3 +4,4 @@ export * from './backend';
 export * from './env';
 export { inNotebook, sendDisplay, escapeHtml } from './kernel';
 export * from './progress';
+export type { PlotlyFigure } from './figure';
