@@ -5,3 +5,4 @@ export * from './runner';
 export * from './suite';
 export * from './cost';
 export * from './charts';
+export * from './claims';

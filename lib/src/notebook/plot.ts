@@ -4,6 +4,8 @@ import { escapeHtml, jsonForScript, sendDisplay } from '../runtime/kernel';
 
 import type { PlotlyFigure } from '../runtime/figure';
 
+export type { PlotlyFigure };
+
 export interface PlotOptions {
   /**
    * Height of the chart in pixels.

@@ -3,6 +3,12 @@ import { escapeHtml, sendDisplay } from '../runtime/kernel';
 
 export type Cell = string | number | boolean | null | undefined;
 export type Row = Record<string, Cell>;
+/** What the table functions take: any object whose fields are cells (interfaces without an index signature too). */
+export type TableRow = object;
+
+function cellOf(row: TableRow, column: string): Cell {
+  return (row as Record<string, Cell>)[column];
+}
 
 export interface TableOptions {
   /** Column order (and subset); default: keys of the first row. */
@@ -28,10 +34,10 @@ function formatCell(v: Cell, digits: number): string {
 }
 
 /** Render rows as plain text with aligned columns. */
-export function tableToText(rows: Row[], options: TableOptions = {}): string {
+export function tableToText(rows: readonly TableRow[], options: TableOptions = {}): string {
   const columns = options.columns ?? Object.keys(rows[0] ?? {});
   const digits = options.digits ?? DEFAULT_TABLE_OPTIONS.digits;
-  const cells = rows.map((r) => columns.map((c) => formatCell(r[c], digits)));
+  const cells = rows.map((r) => columns.map((c) => formatCell(cellOf(r, c), digits)));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (parts: string[]): string => parts.map((p, i) => p.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [options.caption ?? '', line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)]
@@ -40,13 +46,13 @@ export function tableToText(rows: Row[], options: TableOptions = {}): string {
 }
 
 /** Render rows as an HTML table. */
-export function tableToHtml(rows: Row[], options: TableOptions = {}): string {
+export function tableToHtml(rows: readonly TableRow[], options: TableOptions = {}): string {
   const columns = options.columns ?? Object.keys(rows[0] ?? {});
   const digits = options.digits ?? DEFAULT_TABLE_OPTIONS.digits;
   const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
   const body = rows
     .map((r) => '<tr>' + columns.map((c) => {
-      const v = r[c];
+      const v = cellOf(r, c);
       const align = typeof v === 'number' ? ' style="text-align:right"' : '';
       return `<td${align}>${escapeHtml(formatCell(v, digits))}</td>`;
     }).join('') + '</tr>')
@@ -56,7 +62,7 @@ export function tableToHtml(rows: Row[], options: TableOptions = {}): string {
 }
 
 /** Show rows as a table: HTML + text in a notebook, aligned text on a terminal. Returns nothing (see plot). */
-export function table(rows: Row[], options: TableOptions = {}): void {
+export function table(rows: readonly TableRow[], options: TableOptions = {}): void {
   if (!Array.isArray(rows)) throw new InvalidInputError('table() needs an array of row objects');
   const text = tableToText(rows, options);
   if (!sendDisplay({ 'text/html': tableToHtml(rows, options), 'text/plain': text })) {
