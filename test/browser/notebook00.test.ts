@@ -59,6 +59,9 @@ describe('browser: notebook 00 in the lab', function () {
     assert.ok(traces >= 1, 'the chart has at least one drawn trace');
     const errors = await page.locator('.output_area .output_stderr, .output_area .output_error').allTextContents();
     assert.deepEqual(errors, [], `no cell shows an error, saw: ${errors.join('\n')}`);
+    // The environment check reached the lab's Redis from inside the kernel.
+    const redisRow = await page.locator('.output_area table tr', { hasText: 'Redis' }).first().textContent();
+    assert.match(redisRow ?? '', /✓.*PING/, `the Redis row of the environment check: ${redisRow}`);
     const missingPlotly = await page.locator('.kvlab-plot', { hasText: 'plotly.js is not loaded' }).count();
     assert.equal(missingPlotly, 0);
 
