@@ -2,6 +2,7 @@
 /**
  * `kvlab` — the command line of kvcache-lab.
  *   kvlab bench [options]   run the benchmark suite, write results JSON and chart HTML
+ *   kvlab quickstart        a five-minute terminal tour
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { tableToText } from '../notebook/table';
 import { startEmbeddedRedis } from '../store/embedded-redis';
 import { isFastMode } from '../runtime/env';
 import { KVLabError } from '../runtime/errors';
+import { quickstart } from './quickstart';
 
 function list<T extends string>(valid: (s: string) => s is T, what: string) {
   return (value: string): T[] => {
@@ -85,6 +87,13 @@ export function buildCli(): Command {
       } finally {
         await embedded?.stop();
       }
+    });
+  program
+    .command('quickstart')
+    .description('a five-minute terminal tour: model, a shared prompt cached in Redis, TTFT with and without')
+    .option('--redis-url <url>', 'Redis to use (default: $REDIS_URL, else an embedded redis-server)')
+    .action(async (opts) => {
+      await quickstart(opts.redisUrl);
     });
   return program;
 }
