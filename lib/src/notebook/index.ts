@@ -2,3 +2,5 @@ export * from './plot';
 export * from './table';
 export * from './lab';
 export * from './doctor';
+export * from './kv-basics';
+export * from './prefix';
