@@ -1,0 +1,416 @@
+/**
+ * Store benchmark: how close does `RedisStore.get` come to raw ioredis `getBuffer` calls on the same
+ * bytes, and how many commands / round trips does a longest-prefix lookup cost?
+ */
+import { createHash, randomFillSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Redis } from 'ioredis';
+import { isFastMode } from '../runtime/env';
+import { InvalidInputError } from '../runtime/errors';
+import { RedisStore } from '../store/redis-store';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
+import { parseInfo } from '../store/health';
+import { redactStoreUrl } from '../store/url';
+import { startRoundTripProxy } from './store-proxy';
+
+export interface StoreBenchOptions {
+  /** Redis to use. @default process.env.REDIS_URL, else a private redis-server on a free port */
+  redisUrl?: string;
+  /** Tokens of the cached prefix. @default 2000 */
+  tokens?: number;
+  /** Tokens per block (one Redis key per block). @default 16 */
+  tokensPerBlock?: number;
+  /**
+   * KV bytes per token (2 × layers × kv_heads × head_dim × bytes per value).
+   * @default 131072 (Llama-3-8B in fp16: 2 MiB blocks of 16 tokens); 16384 with KVLAB_FAST=1
+   */
+  kvBytesPerToken?: number;
+  /** Bytes per block; overrides `kvBytesPerToken × tokensPerBlock`. @default undefined */
+  blockBytes?: number;
+  /** Timed repetitions of each read variant (medians are reported). @default 9; 2 with KVLAB_FAST=1 */
+  iterations?: number;
+  /** Blocks in the longest-prefix lookup. @default 128 */
+  lookupBlocks?: number;
+  /** Of those, how many leading blocks are stored. @default 96 */
+  lookupPresent?: number;
+  /** Keys per MGET of the store. @default the store's default (16) */
+  mgetBatchSize?: number;
+  /** Decode hook applied to each value after `store.get` (e.g. the serde layer's decoder). @default undefined */
+  decode?: (value: Buffer) => unknown;
+  /** Called as work progresses. */
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export const DEFAULT_STORE_BENCH_OPTIONS = {
+  tokens: 2000,
+  tokensPerBlock: 16,
+  kvBytesPerToken: 131072,
+  kvBytesPerTokenFast: 16384,
+  iterations: 9,
+  iterationsFast: 2,
+  lookupBlocks: 128,
+  lookupPresent: 96,
+} as const;
+
+export interface TimingSummary {
+  samplesMs: number[];
+  medianMs: number;
+  minMs: number;
+  /** Stored bytes moved per second at the median, in GB/s (10^9 bytes). */
+  gbps: number;
+}
+
+export interface StoreBenchResult {
+  benchmark: 'store';
+  date: string;
+  fast: boolean;
+  config: {
+    redis: string;
+    embeddedRedis: boolean;
+    tokens: number;
+    tokensPerBlock: number;
+    blocks: number;
+    blockBytes: number;
+    totalBytes: number;
+    iterations: number;
+    mgetBatchSize: number;
+    lookupBlocks: number;
+    lookupPresent: number;
+    decodeHook: boolean;
+  };
+  machine: { platform: string; release: string; arch: string; cpus: number; cpuModel: string; totalMemoryGiB: number };
+  versions: { node: string; kvcacheLab: string; ioredis: string; promClient: string; redis: string };
+  measurements: {
+    put: TimingSummary & { stored: number };
+    get: {
+      /** (a) raw ioredis: one `getBuffer` per block, all in flight at once on one connection. */
+      raw: TimingSummary;
+      /** (b) `RedisStore.get` of all blocks (MGETs in one pipeline). */
+      store: TimingSummary;
+      /** (b) + the decode hook on every value, when given. */
+      storeDecode?: TimingSummary;
+      /** Throughput of (b) ÷ throughput of (a): 1 = no overhead. */
+      ratio: number;
+      ratioDecode?: number;
+      verified: boolean;
+    };
+    lookup: {
+      blocks: number;
+      longestPrefix: number;
+      /** Commands Redis executed for one batched lookup (INFO commandstats delta). */
+      commands: number;
+      commandsByName: Record<string, number>;
+      /** Round trips counted by the store. */
+      roundTrips: number;
+      /** Round trips seen by a TCP proxy between client and server. */
+      roundTripsOnWire: number;
+      medianMs: number;
+      /** The same lookup as n awaited `EXISTS` calls stopping at the first miss (what not to do). */
+      sequential: { commands: number; roundTrips: number; medianMs: number };
+    };
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function summarize(samplesMs: number[], bytes: number): TimingSummary {
+  const med = median(samplesMs);
+  return {
+    samplesMs: samplesMs.map((x) => Math.round(x * 1000) / 1000),
+    medianMs: Math.round(med * 1000) / 1000,
+    minMs: Math.round(Math.min(...samplesMs) * 1000) / 1000,
+    gbps: Math.round((bytes / (med / 1000) / 1e9) * 1000) / 1000,
+  };
+}
+
+function chainHashes(n: number, seed: string): string[] {
+  const out: string[] = [];
+  let parent = createHash('sha256').update(seed).digest('hex');
+  for (let i = 0; i < n; i++) {
+    parent = createHash('sha256').update(parent).update(String(i)).digest('hex');
+    out.push(parent);
+  }
+  return out;
+}
+
+/** Calls per command from `INFO commandstats` (`cmdstat_exists:calls=3,…` → `{ exists: 3 }`). */
+export function parseCommandStats(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(parseInfo(text))) {
+    if (!k.startsWith('cmdstat_')) continue;
+    const calls = /calls=(\d+)/.exec(v);
+    if (calls) out[k.slice(8)] = Number(calls[1]);
+  }
+  return out;
+}
+
+/** Commands executed between two `INFO commandstats` snapshots, without the INFO calls themselves. */
+export function commandDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    if (k === 'info') continue;
+    const d = v - (before[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+function packageVersion(name: string): string {
+  try {
+    let dir = path.dirname(require.resolve(name));
+    for (let i = 0; i < 5; i++) {
+      const p = path.join(dir, 'package.json');
+      if (fs.existsSync(p)) {
+        const pkg = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version ?? 'unknown';
+      }
+      dir = path.dirname(dir);
+    }
+  } catch {
+    // not resolvable
+  }
+  return 'unknown';
+}
+
+function libVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Run the store benchmark. Uses (and cleans up) its own keys under namespace `bench-<pid>`. */
+export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promise<StoreBenchResult> {
+  const fast = isFastMode();
+  const d = DEFAULT_STORE_BENCH_OPTIONS;
+  const tokens = options.tokens ?? d.tokens;
+  const tokensPerBlock = options.tokensPerBlock ?? d.tokensPerBlock;
+  const kvBytesPerToken = options.kvBytesPerToken ?? (fast ? d.kvBytesPerTokenFast : d.kvBytesPerToken);
+  const blockBytes = options.blockBytes ?? kvBytesPerToken * tokensPerBlock;
+  const iterations = options.iterations ?? (fast ? d.iterationsFast : d.iterations);
+  const lookupBlocks = options.lookupBlocks ?? d.lookupBlocks;
+  const lookupPresent = Math.min(options.lookupPresent ?? d.lookupPresent, lookupBlocks);
+  for (const [k, v] of Object.entries({ tokens, tokensPerBlock, blockBytes, iterations, lookupBlocks })) {
+    if (!Number.isInteger(v) || v < 1) throw new InvalidInputError(`${k} must be an integer ≥ 1, got ${v}`);
+  }
+  const blocks = Math.max(1, Math.floor(tokens / tokensPerBlock));
+  const totalBytes = blocks * blockBytes;
+  const progress = options.onProgress ?? (() => undefined);
+  const totalSteps = 3 + 2 * iterations + (options.decode ? iterations : 0) + 2;
+  let step = 0;
+  const tick = (label: string): void => progress(++step, totalSteps, label);
+
+  let embedded: EmbeddedRedis | undefined;
+  const url = options.redisUrl ?? process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis({ args: ['--maxmemory', '2gb', '--maxmemory-policy', 'allkeys-lru'] })).url;
+  const namespace = `bench-${process.pid}`;
+  const raw = new Redis(url, { lazyConnect: true });
+  const store = new RedisStore({ url, namespace, name: 'bench', commandTimeout: 60_000, mgetBatchSize: options.mgetBatchSize });
+  const proxyTarget = { host: store.host, port: store.port };
+  const proxy = await startRoundTripProxy(proxyTarget);
+  const viaProxy = new RedisStore({ url, host: '127.0.0.1', port: proxy.port, namespace, name: 'bench-proxy', commandTimeout: 10_000 });
+  try {
+    await raw.connect();
+    if (!(await store.ready()) || !(await viaProxy.ready())) throw new Error(`cannot reach Redis at ${redactStoreUrl(url)}`);
+    const redisVersion = parseInfo(await raw.info('server')).redis_version ?? 'unknown';
+
+    // Data: a chain of block hashes and random bytes (KV does not compress anyway).
+    const hashes = chainHashes(blocks, `bench-get-${Date.now()}`);
+    const values = hashes.map(() => randomFillSync(Buffer.allocUnsafe(blockBytes)));
+    const keys = hashes.map((h) => store.keyFor(h));
+    tick('data');
+
+    const t0 = process.hrtime.bigint();
+    const putResult = await store.put(hashes.map((hash, i) => ({ hash, value: values[i]! })));
+    const putMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (putResult.stored !== blocks) throw new Error(`put stored ${putResult.stored} of ${blocks} blocks (is Redis full? ${store.stats().errors} errors)`);
+    tick('put');
+
+    // Warm-up + verification of the bytes.
+    await Promise.all(keys.map((k) => raw.getBuffer(k)));
+    const check = await store.get(hashes);
+    const verified = check.every((v, i) => v !== undefined && v.equals(values[i]!));
+    tick('verify');
+
+    const rawMs: number[] = [];
+    const storeMs: number[] = [];
+    const decodeMs: number[] = [];
+    for (let it = 0; it < iterations; it++) {
+      const runRaw = (): Promise<number> =>
+        timeIt(async () => {
+          const out = await Promise.all(keys.map((k) => raw.getBuffer(k)));
+          if (out.some((v) => v === null)) throw new Error('raw read missed a block');
+        });
+      const runStore = (): Promise<number> =>
+        timeIt(async () => {
+          const out = await store.get(hashes);
+          if (out.some((v) => v === undefined)) throw new Error('store read missed a block');
+        });
+      // Alternate the order so that neither variant always runs on a warmer heap.
+      if (it % 2 === 0) {
+        rawMs.push(await runRaw());
+        tick('raw getBuffer');
+        storeMs.push(await runStore());
+        tick('RedisStore.get');
+      } else {
+        storeMs.push(await runStore());
+        tick('RedisStore.get');
+        rawMs.push(await runRaw());
+        tick('raw getBuffer');
+      }
+      if (options.decode) {
+        const decode = options.decode;
+        decodeMs.push(
+          await timeIt(async () => {
+            const out = await store.get(hashes);
+            for (const v of out) if (v) decode(v);
+          }),
+        );
+        tick('RedisStore.get + decode');
+      }
+    }
+
+    // Longest-prefix lookup: `lookupPresent` leading blocks stored, then misses.
+    const lookupHashes = chainHashes(lookupBlocks, `bench-lookup-${Date.now()}`);
+    const small = Buffer.alloc(1024, 7);
+    await store.put(lookupHashes.slice(0, lookupPresent).map((hash) => ({ hash, value: small })));
+    const before = parseCommandStats(await raw.info('commandstats'));
+    const rt0 = store.stats().roundTrips;
+    const found = await store.has(lookupHashes);
+    const rt1 = store.stats().roundTrips;
+    const after = parseCommandStats(await raw.info('commandstats'));
+    const delta = commandDelta(before, after);
+    const longestPrefix = found.indexOf(false) < 0 ? found.length : found.indexOf(false);
+    proxy.reset();
+    await viaProxy.has(lookupHashes);
+    const roundTripsOnWire = proxy.roundTrips;
+    const lookupMs: number[] = [];
+    for (let i = 0; i < 15; i++) lookupMs.push(await timeIt(() => store.has(lookupHashes)));
+    tick('lookup');
+
+    // What not to do: one awaited EXISTS per block until the first miss.
+    const lookupKeys = lookupHashes.map((h) => store.keyFor(h));
+    proxy.reset();
+    const seqClient = new Redis({ host: '127.0.0.1', port: proxy.port, lazyConnect: true });
+    await seqClient.connect();
+    proxy.reset();
+    const sb = parseCommandStats(await raw.info('commandstats'));
+    for (const k of lookupKeys) if (!(await seqClient.exists(k))) break;
+    const sa = parseCommandStats(await raw.info('commandstats'));
+    const seqRoundTrips = proxy.roundTrips;
+    const seqMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      seqMs.push(
+        await timeIt(async () => {
+          for (const k of lookupKeys) if (!(await raw.exists(k))) break;
+        }),
+      );
+    }
+    seqClient.disconnect();
+    tick('sequential lookup');
+
+    await store.delete([...hashes, ...lookupHashes]);
+    tick('cleanup');
+
+    const rawSummary = summarize(rawMs, totalBytes);
+    const storeSummary = summarize(storeMs, totalBytes);
+    const decodeSummary = decodeMs.length ? summarize(decodeMs, totalBytes) : undefined;
+    const cpus = os.cpus();
+    return {
+      benchmark: 'store',
+      date: new Date().toISOString(),
+      fast,
+      config: {
+        redis: redactStoreUrl(url),
+        embeddedRedis: embedded !== undefined,
+        tokens,
+        tokensPerBlock,
+        blocks,
+        blockBytes,
+        totalBytes,
+        iterations,
+        mgetBatchSize: store.mgetBatchSize,
+        lookupBlocks,
+        lookupPresent,
+        decodeHook: options.decode !== undefined,
+      },
+      machine: {
+        platform: os.platform(),
+        release: os.release(),
+        arch: os.arch(),
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? 'unknown',
+        totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      },
+      versions: {
+        node: process.version,
+        kvcacheLab: libVersion(),
+        ioredis: packageVersion('ioredis'),
+        promClient: packageVersion('prom-client'),
+        redis: redisVersion,
+      },
+      measurements: {
+        put: { ...summarize([putMs], totalBytes), stored: putResult.stored },
+        get: {
+          raw: rawSummary,
+          store: storeSummary,
+          ...(decodeSummary ? { storeDecode: decodeSummary, ratioDecode: Math.round((decodeSummary.gbps / rawSummary.gbps) * 1000) / 1000 } : {}),
+          ratio: Math.round((storeSummary.gbps / rawSummary.gbps) * 1000) / 1000,
+          verified,
+        },
+        lookup: {
+          blocks: lookupBlocks,
+          longestPrefix,
+          commands: Object.values(delta).reduce((a, b) => a + b, 0),
+          commandsByName: delta,
+          roundTrips: rt1 - rt0,
+          roundTripsOnWire,
+          medianMs: Math.round(median(lookupMs) * 1000) / 1000,
+          sequential: {
+            commands: Object.values(commandDelta(sb, sa)).reduce((a, b) => a + b, 0),
+            roundTrips: seqRoundTrips,
+            medianMs: Math.round(median(seqMs) * 1000) / 1000,
+          },
+        },
+      },
+    };
+  } finally {
+    await viaProxy.close();
+    await store.close();
+    raw.disconnect();
+    await proxy.close();
+    await embedded?.stop();
+  }
+}
+
+/** A short human-readable summary of a result. */
+export function formatStoreBench(r: StoreBenchResult): string {
+  const g = r.measurements.get;
+  const l = r.measurements.lookup;
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const lines = [
+    `Store benchmark (${r.fast ? 'fast' : 'full'}) — Redis ${r.versions.redis} at ${r.config.redis}${r.config.embeddedRedis ? ' (embedded)' : ''}, ioredis ${r.versions.ioredis}, Node ${r.versions.node}`,
+    `  prefix of ${r.config.tokens} tokens = ${r.config.blocks} blocks × ${mib(r.config.blockBytes)} = ${mib(r.config.totalBytes)}`,
+    `  put (SET NX, all in flight)       ${r.measurements.put.medianMs.toFixed(1)} ms   ${r.measurements.put.gbps.toFixed(2)} GB/s`,
+    `  (a) raw ioredis getBuffer          ${g.raw.medianMs.toFixed(1)} ms   ${g.raw.gbps.toFixed(2)} GB/s (median of ${g.raw.samplesMs.length})`,
+    `  (b) RedisStore.get                 ${g.store.medianMs.toFixed(1)} ms   ${g.store.gbps.toFixed(2)} GB/s   b/a = ${g.ratio.toFixed(2)}${g.verified ? '' : '  (BYTES DIFFER!)'}`,
+  ];
+  if (g.storeDecode) lines.push(`  (b) + decode                       ${g.storeDecode.medianMs.toFixed(1)} ms   ${g.storeDecode.gbps.toFixed(2)} GB/s   ratio ${g.ratioDecode?.toFixed(2)}`);
+  lines.push(
+    `  longest-prefix lookup of ${l.blocks} blocks: prefix ${l.longestPrefix}, ${l.commands} commands (${Object.entries(l.commandsByName).map(([k, v]) => `${k}×${v}`).join(', ')}), ${l.roundTrips} round trip(s) by the store, ${l.roundTripsOnWire} on the wire, ${l.medianMs.toFixed(2)} ms`,
+    `  same lookup as awaited EXISTS one by one: ${l.sequential.commands} commands, ${l.sequential.roundTrips} round trips, ${l.sequential.medianMs.toFixed(2)} ms`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,208 @@
+import type { BlockHash } from '../hashing/types';
+import { CorruptEntryError, InvalidInputError, describeValue } from '../runtime/errors';
+import { StoreMetrics, type StoreMetricsOptions } from './metrics';
+import type {
+  FallbackReason,
+  GetOptions,
+  KVStore,
+  PutResult,
+  PutStatus,
+  StoreEntry,
+  StoreErrorKind,
+  StoreHealth,
+  StoreOp,
+  StoreStats,
+  ValidateHook,
+} from './types';
+
+/** Options every store accepts. */
+export interface BaseStoreOptions extends StoreMetricsOptions {
+  /** Instance name: the `store` label of the metrics. @default the tier (`memory`, `redis`, …) */
+  name?: string;
+  /** Checks each value read (e.g. the serde checksum); see {@link ValidateHook}. @default undefined */
+  validate?: ValidateHook;
+}
+
+export type MutableStats = Omit<StoreStats, 'name' | 'tier'>;
+
+export function emptyStats(): MutableStats {
+  return {
+    lookups: 0, hits: 0, misses: 0, hitsByTier: {}, puts: 0, stored: 0, existing: 0, failedWrites: 0, deleted: 0,
+    bytesRead: 0, bytesWritten: 0, errors: 0, fallbacks: 0, evictions: 0, corrupt: 0, roundTrips: 0, commands: 0, tokens: {},
+  };
+}
+
+export function summarizePut(statuses: PutStatus[], values: readonly Buffer[]): PutResult {
+  let stored = 0, existing = 0, failed = 0, bytesWritten = 0;
+  statuses.forEach((s, i) => {
+    if (s === 'stored') {
+      stored++;
+      bytesWritten += values[i]!.length;
+    } else if (s === 'exists') existing++;
+    else failed++;
+  });
+  return { statuses, stored, existing, failed, bytesWritten };
+}
+
+/** Outcome of running the validate hook over the values of a get. */
+export interface ValidationOutcome {
+  values: (Buffer | undefined)[];
+  /** Hashes reported corrupt: to be deleted. */
+  corrupt: BlockHash[];
+  /** Hook failures that were not corruption reports. */
+  hookErrors: number;
+}
+
+export async function runValidate(
+  hook: ValidateHook | undefined,
+  hashes: readonly BlockHash[],
+  values: (Buffer | undefined)[],
+): Promise<ValidationOutcome> {
+  if (!hook) return { values, corrupt: [], hookErrors: 0 };
+  const corrupt: BlockHash[] = [];
+  let hookErrors = 0;
+  const out = values.slice();
+  await Promise.all(
+    values.map(async (v, i) => {
+      if (v === undefined) return;
+      const hash = hashes[i]!;
+      try {
+        if ((await hook(v, hash)) === false) {
+          corrupt.push(hash);
+          out[i] = undefined;
+        }
+      } catch (err) {
+        out[i] = undefined;
+        if (err instanceof CorruptEntryError || (err as { code?: unknown } | null)?.code === 'CORRUPT_ENTRY') corrupt.push(hash);
+        else hookErrors++;
+      }
+    }),
+  );
+  return { values: out, corrupt: [...new Set(corrupt)], hookErrors };
+}
+
+/**
+ * Book-keeping shared by the stores: in-process counters (`stats()`), Prometheus metrics, token
+ * counters. Subclasses implement the operations and call the `count*` helpers.
+ */
+export abstract class BaseStore implements KVStore {
+  readonly name: string;
+  abstract readonly tier: string;
+  abstract readonly maxValueBytes: number;
+  readonly metrics: StoreMetrics;
+  protected readonly counters: MutableStats = emptyStats();
+  protected readonly validateHook: ValidateHook | undefined;
+  protected closed = false;
+
+  protected constructor(tier: string, options: BaseStoreOptions) {
+    this.name = options.name ?? tier;
+    this.metrics = new StoreMetrics(this.name, tier, options);
+    this.validateHook = options.validate;
+  }
+
+  abstract has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+  abstract get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]>;
+  abstract put(entries: readonly StoreEntry[]): Promise<PutResult>;
+  abstract delete(hashes: readonly BlockHash[]): Promise<number>;
+  abstract health(): Promise<StoreHealth>;
+  abstract close(): Promise<void>;
+
+  stats(): StoreStats {
+    const c = this.counters;
+    return {
+      name: this.name,
+      tier: this.tier,
+      ...c,
+      hitsByTier: { ...c.hitsByTier },
+      tokens: Object.fromEntries(Object.entries(c.tokens).map(([k, v]) => [k, { ...v }])),
+      ...this.extraStats(),
+    };
+  }
+
+  /** Fields a subclass adds to `stats()`. */
+  protected extraStats(): Partial<StoreStats> {
+    return {};
+  }
+
+  recordTokens(tier: string, hit: number, miss: number): void {
+    if (typeof tier !== 'string' || tier === '') throw new InvalidInputError(`recordTokens: tier must be a non-empty string, got ${describeValue(tier)}`);
+    for (const [what, n] of [['hit', hit], ['miss', miss]] as const) {
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+        throw new InvalidInputError(`recordTokens: ${what} must be an integer ≥ 0, got ${describeValue(n)}`);
+      }
+    }
+    const t = (this.counters.tokens[tier] ??= { hit: 0, miss: 0 });
+    t.hit += hit;
+    t.miss += miss;
+    this.metrics.tokens(tier, hit, miss);
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  protected validatorFor(options: GetOptions | undefined): ValidateHook | undefined {
+    if (options && 'validate' in options) return options.validate ?? undefined;
+    return this.validateHook;
+  }
+
+  protected countLookup(op: 'has' | 'get', found: readonly unknown[], isHit: (v: unknown) => boolean, tier = this.tier): number {
+    let hits = 0;
+    for (const v of found) if (isHit(v)) hits++;
+    const misses = found.length - hits;
+    const c = this.counters;
+    c.lookups++;
+    c.hits += hits;
+    c.misses += misses;
+    if (hits) c.hitsByTier[tier] = (c.hitsByTier[tier] ?? 0) + hits;
+    this.metrics.lookup(op, hits, misses);
+    return hits;
+  }
+
+  protected countRead(values: readonly (Buffer | undefined)[]): void {
+    let bytes = 0;
+    for (const v of values) if (v) bytes += v.length;
+    this.counters.bytesRead += bytes;
+    this.metrics.read(bytes);
+  }
+
+  protected countPut(result: PutResult): void {
+    const c = this.counters;
+    c.puts++;
+    c.stored += result.stored;
+    c.existing += result.existing;
+    c.failedWrites += result.failed;
+    c.bytesWritten += result.bytesWritten;
+    this.metrics.wrote(result.stored, result.existing, result.failed, result.bytesWritten);
+  }
+
+  protected countDeleted(n: number): void {
+    this.counters.deleted += n;
+    this.metrics.deleted(n);
+  }
+
+  protected countError(op: StoreOp, kind: StoreErrorKind, n = 1): void {
+    if (n <= 0) return;
+    this.counters.errors += n;
+    this.metrics.error(op, kind, n);
+  }
+
+  protected countFallback(op: StoreOp, reason: FallbackReason): void {
+    this.counters.fallbacks++;
+    this.metrics.fallback(op, reason);
+  }
+
+  protected countCorrupt(n: number): void {
+    this.counters.corrupt += n;
+    this.metrics.corrupt(n);
+  }
+
+  protected countEvicted(n: number): void {
+    this.counters.evictions += n;
+    this.metrics.evicted(n);
+  }
+
+  protected observe(op: StoreOp, startedNs: bigint): void {
+    this.metrics.observe(op, Number(process.hrtime.bigint() - startedNs) / 1e9);
+  }
+}

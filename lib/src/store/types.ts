@@ -1,0 +1,170 @@
+import type { BlockHash, BlockPresence } from '../hashing/types';
+import type { StoreMetrics } from './metrics';
+
+/** One block to store: its chained hash and its serialized bytes (opaque to the store). */
+export interface StoreEntry {
+  hash: BlockHash;
+  /**
+   * The serialized KV block. A `Buffer`, or a `Uint8Array` which the store wraps (no copy) in a
+   * `Buffer` view before it reaches ioredis (ioredis would store a plain typed array as text).
+   */
+  value: Buffer | Uint8Array;
+}
+
+/**
+ * What became of one entry of a `put`:
+ * - `stored`: written by this call;
+ * - `exists`: the store already held the block (writes are `SET NX`: the first writer wins, the value
+ *   is not replaced — same hash, same tokens, same KV);
+ * - `failed`: not stored (store unreachable, timed out, out of memory, …). Never thrown.
+ */
+export type PutStatus = 'stored' | 'exists' | 'failed';
+
+export interface PutResult {
+  /** One status per entry, in input order. */
+  statuses: PutStatus[];
+  stored: number;
+  existing: number;
+  failed: number;
+  /** Bytes of the entries this call stored. */
+  bytesWritten: number;
+}
+
+/**
+ * Checks a value read from a store, e.g. the serde layer's header + checksum check.
+ * Return `false` or throw a `CorruptEntryError` (code `CORRUPT_ENTRY`) to report a corrupt entry:
+ * the store deletes it, counts it, and returns a miss. Any other exception also gives a miss (counted
+ * as a `validate` error) but the entry is kept.
+ */
+export type ValidateHook = (value: Buffer, hash: BlockHash) => boolean | void | Promise<boolean | void>;
+
+export interface GetOptions {
+  /** Overrides the store's own `validate` hook for this call (`null` disables it). */
+  validate?: ValidateHook | null;
+}
+
+/** The operations the stores instrument (label `op` of the metrics). */
+export type StoreOp = 'has' | 'get' | 'put' | 'delete' | 'health' | 'connect';
+
+/** Why an operation returned a fallback (miss / false / no-op) instead of asking the store. */
+export type FallbackReason = 'error' | 'timeout' | 'circuit_open' | 'closed';
+
+/** Kinds of errors counted in `kvlab_store_errors_total`. */
+export type StoreErrorKind = 'timeout' | 'connection' | 'server' | 'validate';
+
+/** Circuit breaker state (see {@link CircuitBreaker}). */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** Counters kept by every store, in process (cheap, synchronous). */
+export interface StoreStats {
+  name: string;
+  tier: string;
+  /** `has` + `get` calls that asked about at least one block. */
+  lookups: number;
+  /** Blocks asked for by `has`/`get` that were found / not found (fallbacks count as misses). */
+  hits: number;
+  misses: number;
+  /** Blocks found, per tier that answered (only a `TieredStore` has more than one key). */
+  hitsByTier: Record<string, number>;
+  puts: number;
+  stored: number;
+  existing: number;
+  failedWrites: number;
+  deleted: number;
+  bytesRead: number;
+  bytesWritten: number;
+  errors: number;
+  fallbacks: number;
+  evictions: number;
+  corrupt: number;
+  /** Batches sent to the server (one per node for a cluster; 0 for memory). */
+  roundTrips: number;
+  /** Commands sent to the server (client-side count). */
+  commands: number;
+  /** Token-level hits and misses recorded by the layer above with `recordTokens`. */
+  tokens: Record<string, { hit: number; miss: number }>;
+  /** Entries and bytes held (memory tier only). */
+  entries?: number;
+  bytes?: number;
+  circuit?: CircuitState;
+  /** Per-tier stats of a `TieredStore`. */
+  tiers?: StoreStats[];
+  /** Blocks copied from L2 into L1 (`TieredStore`). */
+  promoted?: number;
+}
+
+/** Health of one Redis server (a standalone server or one cluster master). */
+export interface RedisNodeHealth {
+  address: string;
+  reachable: boolean;
+  role?: string;
+  version?: string;
+  usedMemoryBytes?: number;
+  /** 0 means "no limit". */
+  maxMemoryBytes?: number;
+  maxmemoryPolicy?: string;
+  keys?: number;
+  error?: string;
+}
+
+export interface StoreHealth {
+  name: string;
+  tier: string;
+  /** Reachable, cluster (if any) in state ok, circuit not open. */
+  ok: boolean;
+  reachable: boolean;
+  /** Round trip of a PING, in milliseconds. */
+  latencyMs?: number;
+  circuit?: CircuitState;
+  /** Redis: `used_memory` (summed over masters for a cluster). Memory store: bytes held. */
+  usedMemoryBytes?: number;
+  /** Redis: `maxmemory` (0 = unlimited). Memory store: its byte budget. */
+  maxMemoryBytes?: number;
+  /** Redis `maxmemory-policy` (of the first master for a cluster; see `nodes` for each). */
+  maxmemoryPolicy?: string;
+  entries?: number;
+  nodes?: RedisNodeHealth[];
+  cluster?: { state: string; slotsAssigned: number; slotsOk: number; knownNodes: number; size: number };
+  tiers?: StoreHealth[];
+  /** Configurations that will make the cache misbehave (evictions impossible, writes failing, …). */
+  warnings: string[];
+  error?: string;
+}
+
+/**
+ * A store of serialized KV blocks keyed by block hash: memory, Redis, Redis Cluster or tiers of them.
+ *
+ * Contract shared by every implementation (and tested by one shared suite):
+ * - batch calls keep input order; an empty batch returns at once;
+ * - `put` is "set if absent": an existing block is not replaced (`exists`);
+ * - store failures never reach the caller: a read that cannot be served is a miss, a write a no-op
+ *   (`failed`), and a fallback is counted. Only caller mistakes throw: a malformed hash or value
+ *   (`InvalidInputError`), a value above `maxValueBytes` (`ValueTooLargeError`, nothing of the batch
+ *   is written).
+ */
+export interface KVStore extends BlockPresence {
+  /** Instance name (label `store` of the metrics). */
+  readonly name: string;
+  /** Kind of tier: `memory`, `redis`, `redis-cluster`, `tiered` (label `tier` of the metrics). */
+  readonly tier: string;
+  /** Largest value `put` accepts, in bytes. */
+  readonly maxValueBytes: number;
+  readonly metrics: StoreMetrics;
+
+  /** Which blocks the store holds, in one round trip. Does not refresh TTLs or LRU order. */
+  has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+  /** The stored bytes of each block, `undefined` for a miss. Refreshes LRU order / TTL of hits. */
+  get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]>;
+  /** Store blocks that are not stored yet. */
+  put(entries: readonly StoreEntry[]): Promise<PutResult>;
+  /** Remove blocks; resolves to how many were present. */
+  delete(hashes: readonly BlockHash[]): Promise<number>;
+  stats(): StoreStats;
+  health(): Promise<StoreHealth>;
+  /** Count token-level hits and misses of a lookup served by `tier` (computed one layer up). */
+  recordTokens(tier: string, hit: number, miss: number): void;
+  /** Prometheus text exposition of this store's registry. */
+  metricsText(): Promise<string>;
+  /** Release connections and memory; later calls are misses / no-ops. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,258 @@
+import { ConfigError, InvalidInputError, describeValue } from '../runtime/errors';
+import { parseByteSize } from './checks';
+
+/** A Redis server address. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Settings a store URL can carry in its query string (`?namespace=…&ttl=…`). */
+export interface StoreUrlParams {
+  /** `namespace=` — the short id in every key. */
+  namespace?: string;
+  /** `prefix=` — first part of every key. */
+  prefix?: string;
+  /** `name=` — the store's `store` metrics label. */
+  name?: string;
+  /** `ttl=` — seconds (0 = none). */
+  ttlSeconds?: number;
+  /** `maxValueBytes=` — e.g. `8mib`. */
+  maxValueBytes?: number;
+  /** `timeout=` / `commandTimeout=` — ms per operation. */
+  commandTimeout?: number;
+  /** `connectTimeout=` — ms. */
+  connectTimeout?: number;
+  /** `maxBytes=` — budget of a `memory://` store. */
+  maxBytes?: number;
+  /** `l1=` — put a memory tier of this many bytes in front of Redis (gives a TieredStore). */
+  l1Bytes?: number;
+}
+
+export interface ParsedStoreUrl extends StoreUrlParams {
+  kind: 'memory' | 'redis' | 'cluster';
+  /** `rediss://`: connect with TLS. */
+  tls: boolean;
+  /** One node for `redis`, every startup node for `cluster`, none for `memory`. */
+  nodes: RedisEndpoint[];
+  username?: string;
+  password?: string;
+  db?: number;
+  /** The URL with any password replaced by `***`: safe to log. */
+  redacted: string;
+}
+
+export const DEFAULT_REDIS_PORT = 6379;
+
+const PARAMS: Record<string, keyof StoreUrlParams> = {
+  namespace: 'namespace',
+  prefix: 'prefix',
+  name: 'name',
+  ttl: 'ttlSeconds',
+  ttlseconds: 'ttlSeconds',
+  maxvaluebytes: 'maxValueBytes',
+  timeout: 'commandTimeout',
+  commandtimeout: 'commandTimeout',
+  connecttimeout: 'connectTimeout',
+  maxbytes: 'maxBytes',
+  l1: 'l1Bytes',
+};
+
+const SCHEMES: Record<string, { kind: ParsedStoreUrl['kind']; tls: boolean }> = {
+  redis: { kind: 'redis', tls: false },
+  rediss: { kind: 'redis', tls: true },
+  'redis+cluster': { kind: 'cluster', tls: false },
+  'rediss+cluster': { kind: 'cluster', tls: true },
+  'redis-cluster': { kind: 'cluster', tls: false },
+  memory: { kind: 'memory', tls: false },
+};
+
+/**
+ * The URL with credentials hidden, for messages and logs: everything between `scheme://` and the
+ * last `@` becomes `***`, and `password=` query values are masked.
+ */
+export function redactStoreUrl(url: string): string {
+  let s = String(url);
+  const at = s.lastIndexOf('@');
+  if (at >= 0) {
+    const schemeEnd = s.indexOf('://');
+    const start = schemeEnd >= 0 && schemeEnd < at ? schemeEnd + 3 : 0;
+    s = `${s.slice(0, start)}***${s.slice(at)}`;
+  }
+  return s.replace(/((?:pass(?:word)?|pwd|auth)=)[^&#]*/gi, '$1***');
+}
+
+/**
+ * Parse a store URL:
+ * - `memory://[?maxBytes=256mib]`
+ * - `redis://[user[:password]@]host[:port][/db][?params]`, `rediss://…` for TLS
+ * - a cluster: `redis+cluster://[user:password@]h1:p1,h2:p2,…[?params]` (also `rediss+cluster://`),
+ *   or a comma-separated list of node URLs `redis://h1:p1,redis://h2:p2`, or several hosts in one
+ *   `redis://` URL.
+ *
+ * Percent-encode `/ ? # @ ,` in user names and passwords. Errors are `ConfigError`s whose messages
+ * never contain the password.
+ */
+export function parseStoreUrl(url: string): ParsedStoreUrl {
+  if (typeof url !== 'string') throw new InvalidInputError(`a store URL must be a string, got ${describeValue(url)}`);
+  const input = url.trim();
+  const redacted = redactStoreUrl(input);
+  const fail = (why: string): ConfigError => new ConfigError(`invalid store URL "${redacted}": ${why}`);
+  if (input === '') throw new ConfigError('the store URL is empty');
+
+  const parts = input.split(/,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/).map((p) => p.trim());
+  const parsed = parts.map((p) => parseOne(p, fail));
+  const first = parsed[0]!;
+  const out: ParsedStoreUrl = { kind: first.kind, tls: first.tls, nodes: [], redacted };
+  for (const p of parsed) {
+    if (p.kind === 'memory' && parsed.length > 1) throw fail('memory:// cannot be part of a list of nodes');
+    if (p.tls !== first.tls) throw fail('mixes TLS (rediss://) and plain (redis://) nodes');
+    out.nodes.push(...p.nodes);
+    if (p.username !== undefined || p.password !== undefined) {
+      if (out.username === undefined && out.password === undefined) {
+        out.username = p.username;
+        out.password = p.password;
+      } else if (out.username !== p.username || out.password !== p.password) {
+        throw fail('the nodes of a list give different credentials');
+      }
+    }
+    if (p.db !== undefined) out.db = p.db;
+    for (const [k, v] of Object.entries(p.params)) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (out.username === undefined) delete out.username;
+  if (out.password === undefined) delete out.password;
+  if (out.kind === 'memory') {
+    if (out.l1Bytes !== undefined) throw fail('l1= only applies to Redis URLs');
+    return out;
+  }
+  if (out.nodes.length === 0) throw fail('no host');
+  if (out.nodes.length > 1 || parsed.length > 1) out.kind = 'cluster';
+  if (out.kind === 'cluster' && out.db !== undefined && out.db !== 0) throw fail('Redis Cluster only has database 0');
+  return out;
+}
+
+interface OnePart {
+  kind: ParsedStoreUrl['kind'];
+  tls: boolean;
+  nodes: RedisEndpoint[];
+  username?: string;
+  password?: string;
+  db?: number;
+  params: StoreUrlParams;
+}
+
+function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(s);
+  if (!m) throw fail('expected redis://, rediss://, redis+cluster:// or memory://');
+  const scheme = SCHEMES[m[1]!.toLowerCase()];
+  if (!scheme) throw fail('unknown scheme (expected redis, rediss, redis+cluster, rediss+cluster or memory)');
+  const rest = m[2]!;
+  const authEnd = rest.search(/[/?#]/);
+  const authority = authEnd < 0 ? rest : rest.slice(0, authEnd);
+  const tail = authEnd < 0 ? '' : rest.slice(authEnd);
+  const out: OnePart = { kind: scheme.kind, tls: scheme.tls, nodes: [], params: {} };
+
+  let hostsPart = authority;
+  const at = authority.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    hostsPart = authority.slice(at + 1);
+    const colon = userinfo.indexOf(':');
+    try {
+      const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+      if (user !== '') out.username = user;
+      if (colon >= 0) out.password = decodeURIComponent(userinfo.slice(colon + 1));
+    } catch {
+      throw fail('the user name or password is not valid percent-encoding');
+    }
+  } else if (tail.includes('@')) {
+    throw fail("'@' after the host: percent-encode '/', '?', '#' and '@' in user names and passwords");
+  }
+
+  // Path (database number) and query.
+  const hashAt = tail.indexOf('#');
+  const noFragment = hashAt < 0 ? tail : tail.slice(0, hashAt);
+  const q = noFragment.indexOf('?');
+  const path = q < 0 ? noFragment : noFragment.slice(0, q);
+  const query = q < 0 ? '' : noFragment.slice(q + 1);
+
+  if (scheme.kind === 'memory') {
+    if (hostsPart !== '' || (path !== '' && path !== '/')) throw fail('memory:// takes no host or path, only ?maxBytes=');
+    if (at >= 0) throw fail('memory:// takes no credentials');
+  } else {
+    for (const h of hostsPart.split(',')) out.nodes.push(parseHost(h.trim(), fail));
+    if (path !== '' && path !== '/') {
+      const dbText = path.slice(1);
+      if (!/^\d{1,9}$/.test(dbText)) throw fail(`the path must be a database number, got "${dbText.slice(0, 20)}"`);
+      out.db = Number(dbText);
+    }
+  }
+
+  if (query !== '') {
+    for (const [rawKey, value] of new URLSearchParams(query)) {
+      const key = PARAMS[rawKey.toLowerCase()];
+      if (!key) {
+        throw fail(`unknown parameter "${rawKey.slice(0, 32)}" (known: ${[...new Set(Object.keys(PARAMS))].join(', ')}; credentials go before the host)`);
+      }
+      out.params[key] = parseParam(key, value, fail) as never;
+    }
+  }
+  return out;
+}
+
+function parseHost(h: string, fail: (why: string) => ConfigError): RedisEndpoint {
+  if (h === '') throw fail('empty host');
+  let host: string;
+  let portText: string | undefined;
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(.*))?$/.exec(h);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2];
+  } else {
+    const colon = h.lastIndexOf(':');
+    host = colon < 0 ? h : h.slice(0, colon);
+    portText = colon < 0 ? undefined : h.slice(colon + 1);
+    if (!/^[A-Za-z0-9._-]+$/.test(host)) throw fail(`invalid host "${host.slice(0, 64)}"`);
+  }
+  let port = DEFAULT_REDIS_PORT;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw fail(`invalid port "${portText.slice(0, 16)}" (1–65535)`);
+    }
+    port = Number(portText);
+  }
+  return { host, port };
+}
+
+function parseParam(key: keyof StoreUrlParams, value: string, fail: (why: string) => ConfigError): string | number {
+  const int = (what: string): number => {
+    if (!/^\d+$/.test(value)) throw fail(`${what} must be a non-negative integer, got "${value.slice(0, 32)}"`);
+    return Number(value);
+  };
+  const size = (what: string): number => {
+    try {
+      return parseByteSize(value, what);
+    } catch (err) {
+      throw fail((err as Error).message);
+    }
+  };
+  switch (key) {
+    case 'namespace':
+    case 'prefix':
+    case 'name':
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw fail(`${key} must be 1–64 characters of [A-Za-z0-9._-]`);
+      return value;
+    case 'ttlSeconds':
+      return int('ttl');
+    case 'commandTimeout':
+      return int('timeout');
+    case 'connectTimeout':
+      return int('connectTimeout');
+    case 'maxValueBytes':
+      return size('maxValueBytes');
+    case 'maxBytes':
+      return size('maxBytes');
+    case 'l1Bytes':
+      return size('l1');
+  }
+}
