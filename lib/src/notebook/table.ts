@@ -69,3 +69,17 @@ export function table(rows: readonly TableRow[], options: TableOptions = {}): vo
     console.log(text);
   }
 }
+
+/** Render rows as a GitHub-flavoured Markdown table (numbers right-aligned). */
+export function tableToMarkdown(rows: readonly TableRow[], options: TableOptions = {}): string {
+  const columns = options.columns ?? Object.keys(rows[0] ?? {});
+  const digits = options.digits ?? DEFAULT_TABLE_OPTIONS.digits;
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const numeric = columns.map((c) => rows.length > 0 && rows.every((r) => typeof cellOf(r, c) === 'number'));
+  const lines = [
+    `| ${columns.map(esc).join(' | ')} |`,
+    `|${numeric.map((n) => (n ? '---:' : '---')).join('|')}|`,
+    ...rows.map((r) => `| ${columns.map((c) => esc(formatCell(cellOf(r, c), digits))).join(' | ')} |`),
+  ];
+  return (options.caption ? `${options.caption}\n\n` : '') + lines.join('\n');
+}

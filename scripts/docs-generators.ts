@@ -1,0 +1,124 @@
+/** The generated blocks of the docs: each reads results files and returns Markdown. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  compareWithSeedClaims,
+  costFigure,
+  figureToPage,
+  loadPrefillTable,
+  multiWorkerFigure,
+  projectCost,
+  readResults,
+  reuseFigure,
+  tableToMarkdown,
+  ttftFigure,
+  type BenchmarkResults,
+  type PlotlyFigure,
+} from '../lib/src';
+
+type Generator = (root: string) => string;
+
+/** The stated (not measured) inputs of the published cost projection. */
+export const COST_INPUTS = { promptTokens: 4096, dollarsPerGpuHour: 3.0, storeGBps: 10 } as const;
+
+function readJson<T>(root: string, file: string): T | undefined {
+  const p = path.join(root, file);
+  return fs.existsSync(p) ? (JSON.parse(fs.readFileSync(p, 'utf8')) as T) : undefined;
+}
+
+function bench(root: string): BenchmarkResults | undefined {
+  const p = path.join(root, 'results', 'bench.json');
+  return fs.existsSync(p) ? readResults(p) : undefined;
+}
+
+const missing = (command: string): string => `_Not measured yet: run \`${command}\` and then \`npm run docs\`._`;
+
+function source(r: BenchmarkResults, command: string): string {
+  const m = r.machine;
+  return `_Measured by \`${command}\` (${r.config.preset} model, ${r.config.workload.requests} requests per workload, KV stored as ${r.config.dtype}) on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, tfjs ${m.backend}, ${r.startedAt.slice(0, 10)}; results/bench.json._`;
+}
+
+function agentReuse(r: BenchmarkResults): number {
+  const agent = r.workloads.find((w) => w.workload === 'agent');
+  return agent?.summaries.find((s) => s.strategy === 'prefix-redis')?.reuseRatio ?? 0;
+}
+
+function projections(r: BenchmarkResults) {
+  return ['llama2-7b', 'llama3-8b', 'llama3-70b'].map((model) => ({ label: model, p: projectCost({ ...COST_INPUTS, model, reuseFraction: agentReuse(r) }) }));
+}
+
+export const generators: Record<string, Generator> = {
+  'bench-summary': (root) => {
+    const r = bench(root);
+    if (!r) return missing('npm run bench');
+    const rows = r.workloads.flatMap((w) => w.summaries.map((s) => ({
+      workload: w.workload, strategy: s.strategy, 'TTFT p50 (ms)': s.ttftP50Ms, 'TTFT p95 (ms)': s.ttftP95Ms,
+      'tokens/s': s.throughputTokensPerS, 'reused / oracle': s.reuseVsOracle, 'MB loaded': s.bytesLoaded / 1e6, 'changed outputs': s.outputMismatches ?? 0,
+    })));
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n${source(r, 'npm run bench')}`;
+  },
+  'bench-multiworker': (root) => {
+    const r = bench(root);
+    if (!r || r.multiWorker.length === 0) return missing('npm run bench');
+    const single = r.workloads.find((w) => w.workload === r.multiWorker[0]!.workload)!;
+    const rows = [...single.summaries.filter((s) => s.strategy === 'prefix-memory' || s.strategy === 'prefix-redis'), ...r.multiWorker[0]!.summaries]
+      .map((s) => ({ strategy: s.strategy, 'worker processes': s.workers, 'reused tokens': s.reusedTokens, 'reused / oracle': s.reuseVsOracle, 'TTFT p50 (ms)': s.ttftP50Ms }));
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n${source(r, 'npm run bench')}`;
+  },
+  'bench-claims': (root) => {
+    const r = bench(root);
+    if (!r) return missing('npm run bench');
+    const cost = projections(r).find((x) => x.label === 'llama3-8b')!.p;
+    return `${tableToMarkdown(compareWithSeedClaims(r, cost))}\n\n${source(r, 'npm run bench')}`;
+  },
+  'cost-projection': (root) => {
+    const r = bench(root);
+    if (!r) return missing('npm run bench');
+    const rows = projections(r).map(({ label, p }) => ({
+      model: label, 'reuse (measured, agent, prefix-redis)': p.inputs.reuseFraction, 'prompt tokens (input)': p.inputs.promptTokens,
+      '$/GPU-hour (input)': p.inputs.dollarsPerGpuHour, 'store GB/s (input)': p.inputs.storeGBps, 'break-even GB/s': p.breakevenGBps,
+      '$/M tokens, no cache': p.dollarsPerMillionNoCache, '$/M tokens, with cache': p.dollarsPerMillionWithCache, saving: p.saving,
+    }));
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Prefill speeds: lib/data/h100-prefill.tsv (measured on one H100, bf16, HF transformers). Reuse: results/bench.json. GPU price and store bandwidth are stated inputs, not measurements._`;
+  },
+  'prefill-table': (root) => {
+    const { rows } = loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv'));
+    return `${tableToMarkdown(rows.map((x) => ({ model: x.model, 'prompt tokens': x.promptTokens, 'prefill ms': x.prefillMs, 'tokens/s': x.prefillTokensPerS, 'KV bytes/token': x.kvBytesPerToken, 'break-even GB/s': x.breakevenGBps, note: x.note })), { digits: 6 })}\n\n_Source: lib/data/h100-prefill.tsv (its header gives how it was measured)._`;
+  },
+  'store-bench': (root) => {
+    const s = readJson<{ measurements: Record<string, unknown>; config: Record<string, unknown>; date: string; machine: { cpus: number; cpuModel: string } }>(root, 'results/store.json');
+    if (!s) return missing('npm run bench:store');
+    return `\`\`\`json\n${JSON.stringify(s.measurements, (k, v) => (k === 'samplesMs' ? undefined : v), 2)}\n\`\`\`\n\n_Measured by \`npm run bench:store\` on ${s.machine.cpus} × ${s.machine.cpuModel}, ${s.date.slice(0, 10)}; results/store.json._`;
+  },
+};
+
+/** Charts of the docs and README, rendered from the results files. */
+export function figures(root: string): Record<string, PlotlyFigure> {
+  const r = bench(root);
+  if (!r) return {};
+  const out: Record<string, PlotlyFigure> = { 'bench-ttft': ttftFigure(r), 'bench-reuse': reuseFigure(r), 'cost-projection': costFigure(projections(r)) };
+  if (r.multiWorker.length) out['bench-workers'] = multiWorkerFigure(r);
+  return out;
+}
+
+/** Render each figure to docs/img/NAME.png with headless Chromium (Debian's), via playwright-core. */
+export async function renderCharts(root: string): Promise<void> {
+  const figs = figures(root);
+  if (Object.keys(figs).length === 0) return;
+  const { chromium } = await import('playwright-core');
+  const exe = process.env.KVLAB_CHROMIUM ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '/usr/bin/chromium-browser');
+  const browser = await chromium.launch({ executablePath: exe, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 520 } });
+    fs.mkdirSync(path.join(root, 'docs', 'img'), { recursive: true });
+    for (const [name, fig] of Object.entries(figs)) {
+      const withLayout = { ...fig, layout: { width: 980, height: 500, ...(fig.layout ?? {}) }, config: { staticPlot: true } };
+      await page.setContent(figureToPage(withLayout, name, { height: 500 }));
+      await page.waitForSelector('#kvlab-plot .main-svg');
+      await page.locator('#kvlab-plot').screenshot({ path: path.join(root, 'docs', 'img', `${name}.png`) });
+      console.log(`rendered docs/img/${name}.png`);
+    }
+  } finally {
+    await browser.close();
+  }
+}

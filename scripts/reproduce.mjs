@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// `npm run reproduce`: every benchmark and every notebook in full mode, with progress. Writes under
+// out/reproduce/: results JSON and chart HTML of each benchmark, executed notebooks, an HTML site of
+// them (index.html), and prints how long it took and on what machine. Nothing in the repository is
+// overwritten: compare out/reproduce/results with the committed results/.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, setup } from './setup.mjs';
+import { runNotebooks, listNotebooks } from './run-notebooks.mjs';
+
+delete process.env.KVLAB_FAST; // full mode
+const OUT = path.join('out', 'reproduce');
+const started = Date.now();
+const steps = [];
+const say = (s) => process.stdout.write(`${s}\n`);
+
+function step(name, cmd, args, env = {}) {
+  say(`\n▶ [${steps.length + 1}] ${name}`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+  steps.push({ name, ok: r.status === 0, seconds: (Date.now() - t0) / 1000 });
+}
+
+await setup({ redis: !process.env.REDIS_URL });
+fs.mkdirSync(path.join(ROOT, OUT, 'results'), { recursive: true });
+const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+step('tensor encodings and codecs (bench:serde)', tsx, ['scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')]);
+step('Redis load throughput and lookup round trips (bench:store)', tsx, ['scripts/bench-store.ts', `--out=${path.join(OUT, 'results', 'store.json')}`]);
+step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
+step('faults and soak (soak)', tsx, ['scripts/soak.ts'], { KVLAB_RESULTS_DIR: path.join(OUT, 'results') });
+
+say(`\n▶ [${steps.length + 1}] notebooks in full mode`);
+const t0 = Date.now();
+const { results } = await runNotebooks(listNotebooks(), { outDir: OUT });
+steps.push({ name: 'notebooks (full mode)', ok: results.every((r) => r.status === 'passed'), seconds: (Date.now() - t0) / 1000 });
+
+const links = results.map((r) => `<li><a href="html/${r.notebook.replace(/\.ipynb$/, '.html')}">${r.notebook}</a> — ${r.status}, ${r.seconds} s</li>`).join('\n');
+fs.writeFileSync(path.join(ROOT, OUT, 'index.html'), `<!doctype html><meta charset="utf-8"><title>kvcache-lab: reproduced</title>
+<h1>kvcache-lab, reproduced</h1><p>${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}</p>
+<h2>Notebooks</h2><ul>${links}</ul><h2>Results</h2><ul>${fs.readdirSync(path.join(ROOT, OUT, 'results')).map((f) => `<li><a href="results/${f}">${f}</a></li>`).join('\n')}</ul>\n`);
+
+say('\n── reproduce summary ──');
+for (const s of steps) say(`${s.ok ? '✓' : '✗'} ${s.name} (${s.seconds.toFixed(0)} s)`);
+say(`took ${((Date.now() - started) / 60000).toFixed(1)} min on ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`);
+say(`open ${path.join(OUT, 'index.html')}`);
+process.exit(steps.every((s) => s.ok) ? 0 : 1);
