@@ -12,10 +12,10 @@ export function listNotebooks() {
   return fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort().map((f) => path.join('notebooks', f));
 }
 
-export async function runNotebooks(files = listNotebooks(), { outDir = 'out', env = {} } = {}) {
+export async function runNotebooks(files = listNotebooks(), { outDir = 'out', env = {}, solutions } = {}) {
   const redis = await startRedis({ quiet: true });
   try {
-    const r = spawnSync(findPython(), [path.join(ROOT, 'scripts', 'run_notebooks.py'), '--out', outDir, ...files], {
+    const r = spawnSync(findPython(), [path.join(ROOT, 'scripts', 'run_notebooks.py'), '--out', outDir, ...(solutions ? ['--solutions', solutions] : []), ...files], {
       cwd: ROOT,
       stdio: 'inherit',
       env: jupyterEnv({ ...env, REDIS_URL: redis.url }),
@@ -30,8 +30,10 @@ export async function runNotebooks(files = listNotebooks(), { outDir = 'out', en
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'scripts', 'run-notebooks.mjs')) {
   try {
     await setup({ redis: !process.env.REDIS_URL });
-    const files = process.argv.slice(2);
-    const { status } = await runNotebooks(files.length ? files : undefined);
+    // --solutions: run with the reference solutions of the exercises filled in (what CI does).
+    const withSolutions = process.argv.includes('--solutions');
+    const files = process.argv.slice(2).filter((a) => a !== '--solutions');
+    const { status } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions', 'exercises.json') } : {});
     process.exit(status);
   } catch (err) {
     process.stderr.write(`[notebooks] ${err.message}\n`);

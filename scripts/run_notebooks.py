@@ -13,6 +13,7 @@ means some single output must carry all of those MIME types.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -44,9 +45,32 @@ def check_expected_outputs(nb):
     return problems
 
 
-def run_one(path, out_dir, html_dir, timeout, kernel):
+EXERCISE_LINE = re.compile(r"^(\s*).*//\s*EXERCISE\s+(\S+)\s*$", re.M)
+
+
+def fill_solutions(nb, solutions):
+    """Replace each `… // EXERCISE <id>` line with the reference solution of that exercise."""
+    missing = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        def sub(m):
+            ex = m.group(2)
+            if ex not in solutions:
+                missing.append(ex)
+                return m.group(0)
+            return m.group(1) + solutions[ex]
+        cell.source = EXERCISE_LINE.sub(sub, cell.source)
+    return missing
+
+
+def run_one(path, out_dir, html_dir, timeout, kernel, solutions=None):
     name = os.path.splitext(os.path.basename(path))[0]
     nb = nbformat.read(path, as_version=4)
+    if solutions is not None:
+        missing = fill_solutions(nb, solutions)
+        if missing:
+            return {"notebook": os.path.basename(path), "status": "failed", "seconds": 0.0, "error": f"no reference solution for exercise(s) {missing}"}
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
 
     def on_cell_executed(cell, cell_index, execute_reply):
@@ -103,13 +127,19 @@ def main():
     ap.add_argument("--out", default="out")
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("KVLAB_CELL_TIMEOUT", "900")))
     ap.add_argument("--kernel", default="tslab")
+    ap.add_argument("--solutions", help="JSON of reference solutions: run with them filled in, checks strict")
     args = ap.parse_args()
+    solutions = None
+    if args.solutions:
+        with open(args.solutions) as f:
+            solutions = json.load(f)
+        os.environ["KVLAB_EXERCISES_STRICT"] = "1"
     out_dir = os.path.join(args.out, "notebooks")
     html_dir = os.path.join(args.out, "html")
     results = []
     for path in args.notebooks:
         print(f"▶ {path}", flush=True)
-        r = run_one(path, out_dir, html_dir, args.timeout, args.kernel)
+        r = run_one(path, out_dir, html_dir, args.timeout, args.kernel, solutions)
         print(f"{'✓' if r['status'] == 'passed' else '✗'} {r['notebook']} {r['status']} in {r['seconds']} s" + (f": {r.get('error')}" if r["status"] != "passed" else ""), flush=True)
         results.append(r)
     os.makedirs(out_dir, exist_ok=True)

@@ -4,3 +4,4 @@ export * from './lab';
 export * from './doctor';
 export * from './kv-basics';
 export * from './prefix';
+export * from './exercises';
