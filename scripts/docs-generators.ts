@@ -13,6 +13,8 @@ import {
   tableToMarkdown,
   ttftFigure,
   type BenchmarkResults,
+  getPreset,
+  sizeRedis,
   type PlotlyFigure,
 } from '../lib/src';
 
@@ -84,6 +86,21 @@ export const generators: Record<string, Generator> = {
   'prefill-table': (root) => {
     const { rows } = loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv'));
     return `${tableToMarkdown(rows.map((x) => ({ model: x.model, 'prompt tokens': x.promptTokens, 'prefill ms': x.prefillMs, 'tokens/s': x.prefillTokensPerS, 'KV bytes/token': x.kvBytesPerToken, 'break-even GB/s': x.breakevenGBps, note: x.note })), { digits: 6 })}\n\n_Source: lib/data/h100-prefill.tsv (its header gives how it was measured)._`;
+  },
+  'sizing-example': () => {
+    const cases = [
+      { label: 'Llama-3-8B, fp16, 1 M cached tokens', model: 'llama3-8b' as const, bytesPerValue: 2, cachedTokens: 1_000_000 },
+      { label: 'Llama-3-70B, fp16, 1 M cached tokens', model: 'llama3-70b' as const, bytesPerValue: 2, cachedTokens: 1_000_000 },
+      { label: 'Llama-3-70B, int8, 1 M cached tokens', model: 'llama3-70b' as const, bytesPerValue: 1, cachedTokens: 1_000_000 },
+      { label: 'Llama-2-7B, fp16, 1 M cached tokens', model: 'llama2-7b' as const, bytesPerValue: 2, cachedTokens: 1_000_000 },
+    ];
+    const GiB = 2 ** 30;
+    const rows = cases.map((c) => {
+      const r = sizeRedis({ model: getPreset(c.model), bytesPerValue: c.bytesPerValue, cachedTokens: c.cachedTokens });
+      return { case: c.label, 'KV bytes/token': r.kvBytesPerToken, 'value bytes (16-token block)': r.blockValueBytes, keys: r.keys,
+        'working set GiB': r.workingSetBytes / GiB, 'maxmemory GiB (+25 %)': r.maxmemoryBytes / GiB, 'masters (≤ 25 GiB each)': r.masters, 'GiB with 1 replica each': r.totalMemoryBytes / GiB };
+    });
+    return `${tableToMarkdown(rows, { digits: 4 })}\n\n_Computed by \`sizeRedis()\` (lib/src/bench/sizing.ts) from the published model shapes; the inputs are in each row and in DEFAULT_SIZING_INPUTS._`;
   },
   'store-bench': (root) => {
     const s = readJson<{ measurements: Record<string, unknown>; config: Record<string, unknown>; date: string; machine: { cpus: number; cpuModel: string } }>(root, 'results/store.json');

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { loadPrefillTable, prefillSpeed, projectCost } from '../../lib/src/bench/cost';
+import { sizeRedis } from '../../lib/src/bench/sizing';
+import { getPreset } from '../../lib/src/model/presets';
 
 describe('cost model', () => {
   const { rows, provenance } = loadPrefillTable();
@@ -42,5 +44,21 @@ describe('cost model', () => {
     assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: 4096, reuseFraction: 1.5, dollarsPerGpuHour: 3, storeGBps: 10 }), { code: 'INVALID_INPUT' });
     assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: -1, reuseFraction: 0.5, dollarsPerGpuHour: 3, storeGBps: 10 }), { code: 'INVALID_INPUT' });
     assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: 4096, reuseFraction: 0.5, dollarsPerGpuHour: NaN, storeGBps: 10 }), { code: 'INVALID_INPUT' });
+  });
+});
+
+describe('Redis sizing calculator', () => {
+  it('follows the KV-size formula and rounds keys up to whole blocks', () => {
+    const r = sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 2, cachedTokens: 1_000_001, perKeyOverheadBytes: 0, headroom: 0 });
+    assert.equal(r.kvBytesPerToken, 2 * 32 * 8 * 128 * 2);
+    assert.equal(r.blockValueBytes, 16 * r.kvBytesPerToken);
+    assert.equal(r.keys, 62_501);
+    assert.equal(r.workingSetBytes, r.keys * r.blockValueBytes);
+    assert.equal(r.masters, Math.ceil(r.maxmemoryBytes / (25 * 2 ** 30)));
+    assert.equal(r.totalMemoryBytes, 2 * r.maxmemoryBytes, 'one replica per master by default');
+  });
+  it('rejects nonsense inputs', () => {
+    assert.throws(() => sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 0, cachedTokens: 10 }), { code: 'INVALID_INPUT' });
+    assert.throws(() => sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 2, cachedTokens: NaN }), { code: 'INVALID_INPUT' });
   });
 });

@@ -6,3 +6,4 @@ export * from './suite';
 export * from './cost';
 export * from './charts';
 export * from './claims';
+export * from './sizing';
