@@ -39,6 +39,10 @@ const dirty = dirtyNotebooks();
 for (const d of dirty) console.error(d);
 record('clean notebooks', dirty.length ? 0 : 1, dirty.length ? 1 : 0, dirty.length ? `${dirty.length} problem(s)` : '');
 
+banner('docs in sync with results/');
+const docs = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/docs.ts', '--check'], { cwd: ROOT, stdio: 'inherit' });
+record('docs sync', docs.status === 0 ? 1 : 0, docs.status === 0 ? 0 : 1);
+
 banner('mocha');
 const summaryFile = path.join(ROOT, 'out', 'mocha-summary.json');
 fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
