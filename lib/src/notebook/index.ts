@@ -5,3 +5,4 @@ export * from './doctor';
 export * from './kv-basics';
 export * from './prefix';
 export * from './exercises';
+export * from './redis-lab';
