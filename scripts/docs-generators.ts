@@ -17,6 +17,7 @@ import {
   sizeRedis,
   type PlotlyFigure,
 } from '../lib/src';
+import type { BackendsBenchResult } from '../lib/src/bench/backends';
 
 type Generator = (root: string) => string;
 
@@ -87,6 +88,12 @@ export const generators: Record<string, Generator> = {
     const { rows } = loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv'));
     return `${tableToMarkdown(rows.map((x) => ({ model: x.model, 'prompt tokens': x.promptTokens, 'prefill ms': x.prefillMs, 'tokens/s': x.prefillTokensPerS, 'KV bytes/token': x.kvBytesPerToken, 'break-even GB/s': x.breakevenGBps, note: x.note })), { digits: 6 })}\n\n_Source: lib/data/h100-prefill.tsv (its header gives how it was measured)._`;
   },
+  'workshop-timings': (root) => {
+    const run = readJson<{ date: string; fast: boolean; machine: { cpus: number; cpuModel: string; memoryGiB: number }; notebooks: { notebook: string; status: string; seconds: number }[] }>(root, 'results/notebooks.json');
+    if (!run) return missing('npm run notebooks -- --record');
+    const rows = run.notebooks.map((n) => ({ notebook: n.notebook, 'run all cells (s)': n.seconds, status: n.status }));
+    return `${tableToMarkdown(rows)}\n\n_Measured by \`npm run notebooks -- --record\` (${run.fast ? 'fast' : 'full'} mode) on ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memoryGiB} GiB, ${run.date.slice(0, 10)}; results/notebooks.json._`;
+  },
   'sizing-example': () => {
     const cases = [
       { label: 'Llama-3-8B, fp16, 1 M cached tokens', model: 'llama3-8b' as const, bytesPerValue: 2, cachedTokens: 1_000_000 },
@@ -101,6 +108,106 @@ export const generators: Record<string, Generator> = {
         'working set GiB': r.workingSetBytes / GiB, 'maxmemory GiB (+25 %)': r.maxmemoryBytes / GiB, 'masters (≤ 25 GiB each)': r.masters, 'GiB with 1 replica each': r.totalMemoryBytes / GiB };
     });
     return `${tableToMarkdown(rows, { digits: 4 })}\n\n_Computed by \`sizeRedis()\` (lib/src/bench/sizing.ts) from the published model shapes; the inputs are in each row and in DEFAULT_SIZING_INPUTS._`;
+  },
+  backends: (root) => {
+    const r = readJson<BackendsBenchResult>(root, 'results/backends.json');
+    if (!r) return missing('npm run bench:backends');
+    const MiB = 2 ** 20;
+    const mib = (b: number): string => `${Number((b / MiB).toFixed(2))} MiB`;
+    const f2 = (x: number): string => x.toFixed(2);
+    const info = new Map(r.targets.map((t) => [t.id, t]));
+    const who = (id: string): { server: string; client: string } => {
+      const t = info.get(id as BackendsBenchResult['targets'][number]['id']);
+      return { server: t?.server ?? id.split('/')[0]!, client: t?.client ?? id.split('/')[1]! };
+    };
+    const sizes = r.measurements.transfer;
+    const ids = r.targets.map((t) => t.id);
+    const throughput = (kind: 'read' | 'write'): string =>
+      tableToMarkdown(
+        ids.map((id) => {
+          const t = info.get(id)!;
+          const row: Record<string, string> = { ...who(id) };
+          for (const tr of sizes) {
+            const x = tr.rows.find((y) => y.target === id);
+            row[mib(tr.blockBytes)] = !t.available
+              ? 'unavailable'
+              : !x || x.error
+                ? `failed: ${x?.error ?? 'not run'}`
+                : `${f2(x[kind].gbps)} (${f2(kind === 'read' ? x.readRatio : x.writeRatio)}×)${x.verified ? '' : ' NOT VERIFIED'}`;
+          }
+          return row;
+        }),
+      );
+    const ratios = (id: string, kind: 'readRatio' | 'writeRatio'): number[] =>
+      sizes.map((tr) => tr.rows.find((y) => y.target === id)).filter((x) => x && !x.error).map((x) => x![kind]);
+    const geo = (xs: number[]): number => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : 0);
+    const range = (xs: number[]): string => (xs.length ? `${f2(Math.min(...xs))}–${f2(Math.max(...xs))}×` : '');
+    const summary = tableToMarkdown(
+      ids.filter((id) => info.get(id)!.available && id !== r.config.baseline).map((id) => ({
+        ...who(id),
+        'read × ioredis, range over sizes': range(ratios(id, 'readRatio')),
+        'read × ioredis, geometric mean': Number(geo(ratios(id, 'readRatio')).toFixed(2)),
+        'write × ioredis, range over sizes': range(ratios(id, 'writeRatio')),
+        'write × ioredis, geometric mean': Number(geo(ratios(id, 'writeRatio')).toFixed(2)),
+      })),
+    );
+    const l = r.measurements.lookup;
+    const lookup = tableToMarkdown(
+      l.rows.map((x) => ({
+        ...who(x.target),
+        'median ms': x.error ? `failed: ${x.error}` : x.medianMs.toFixed(3),
+        'min ms': x.error ? '' : x.minMs.toFixed(3),
+        '× ioredis pipeline': x.error ? '' : `${f2(x.ratio)}×`,
+        answers: x.correct ? 'correct' : 'WRONG',
+        how: info.get(x.target)?.how.lookup ?? '',
+      })),
+    );
+    const m = r.measurements.memcachedItemLimit;
+    const said = (p: { stored: boolean; error?: string } | undefined): string => (!p ? '' : p.stored ? 'stored, read back identical' : `rejected: \`${p.error}\``);
+    const limits = m.available
+      ? `${tableToMarkdown(
+          m.probes.map((p, i) => ({
+            value: mib(p.valueBytes),
+            [`default server (item_size_max ${m.itemSizeMax?.toLocaleString('en-US')}), meta client`]: said(p.meta),
+            'default server, memjs': said(p.memjs),
+            [`measured server (${r.config.servers.memcached.args.join(' ')}, item_size_max ${m.raisedLimit.itemSizeMax?.toLocaleString('en-US')})`]: said(m.raisedLimit.probes[i]),
+          })),
+        )}\n\nLargest value the default server stored (binary search): ${m.largestStoredBytes?.toLocaleString('en-US')} bytes.`
+      : `_memcached was not available: ${m.error}_`;
+    // Conclusions computed from the file, so that prose never has to quote a number.
+    const redisClients = ids.filter((id) => id.startsWith('redis/') && info.get(id)!.available);
+    const bestRead = sizes.map((tr) => {
+      const rows = tr.rows.filter((x) => !x.error && x.target !== 'memory/MemoryStore').sort((a, b) => b.read.gbps - a.read.gbps);
+      const redis = tr.rows.filter((x) => !x.error && redisClients.includes(x.target)).sort((a, b) => b.read.gbps - a.read.gbps);
+      return `${mib(tr.blockBytes)}: ${rows[0]?.target} (${f2(rows[0]?.readRatio ?? 0)}×); among Redis clients ${redis[0]?.target} (${f2(redis[0]?.readRatio ?? 0)}×)`;
+    });
+    const consistentlyFaster = redisClients.filter((id) => id !== r.config.baseline && ratios(id, 'readRatio').length === sizes.length && ratios(id, 'readRatio').every((x) => x >= 1.1));
+    const unavailable = r.targets.filter((t) => !t.available);
+    const wrong = [
+      ...sizes.flatMap((tr) => tr.rows.filter((x) => !x.verified).map((x) => `${x.target} at ${mib(tr.blockBytes)}`)),
+      ...l.rows.filter((x) => !x.correct).map((x) => `${x.target} (lookup)`),
+    ];
+    const findings = [
+      `- Fastest reader over the network at each size (in-process memory excluded): ${bestRead.join('; ')}.`,
+      `- Redis clients that read at least 1.1× faster than ioredis at every measured size: ${consistentlyFaster.length ? consistentlyFaster.join(', ') : 'none'}.`,
+      `- Every value read back was compared byte for byte with what was written: ${wrong.length ? `MISMATCHES: ${wrong.join(', ')}` : 'all identical'}.`,
+      `- Unavailable here: ${unavailable.length ? unavailable.map((t) => `${t.id} (${t.error})`).join('; ') : 'none (every server started, every client loaded)'}.`,
+    ].join('\n');
+    const v = r.versions;
+    const mach = r.machine;
+    const load = mach.loadAverage ? `, 1-min load average ${mach.loadAverage.start} at start / ${mach.loadAverage.end} at end` : '';
+    const source = `_Measured by \`npm run bench:backends\` (${r.fast ? 'fast mode' : 'full mode'}: ${r.config.iterations} timed passes of ${mib(r.config.bytesPerPass)} per target and size, ${r.config.lookupIterations} lookups per target) on ${mach.cpus} × ${mach.cpuModel}, ${mach.totalMemoryGiB} GiB${load}, all on loopback; Node ${v.node}, Redis ${v.redisServer}, memcached ${v.memcached}, ioredis ${v.ioredis}, node-redis ${v.nodeRedis}, @valkey/valkey-glide ${v.valkeyGlide}, memjs ${v.memjs}; ${r.date.slice(0, 10)}; results/backends.json._`;
+    const method = tableToMarkdown(r.targets.map((t) => ({ ...who(t.id), write: t.how.write, read: t.how.read })));
+    return [
+      `**How each target is driven** (every pass moves ${mib(r.config.bytesPerPass)}; the values are the same random buffers for every target)\n\n${method}`,
+      `**Read throughput**, GB/s at the median pass (in brackets: × raw ioredis \`getBuffer\` at the same block size)\n\n${throughput('read')}`,
+      `**Write throughput**, GB/s at the median pass (in brackets: × raw ioredis \`set\`)\n\n${throughput('write')}`,
+      `**Across block sizes**, relative to ioredis\n\n${summary}`,
+      `**Batched existence lookup** of ${l.keys} keys, ${l.present} of them present (values of ${l.valueBytes.toLocaleString('en-US')} bytes)\n\n${lookup}`,
+      `**memcached's item-size limit**\n\n${limits}`,
+      `**What this run shows** (computed from the results file)\n\n${findings}`,
+      source,
+    ].join('\n\n');
   },
   'store-bench': (root) => {
     const s = readJson<{ measurements: Record<string, unknown>; config: Record<string, unknown>; date: string; machine: { cpus: number; cpuModel: string } }>(root, 'results/store.json');

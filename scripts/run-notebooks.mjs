@@ -3,6 +3,7 @@
 // KVLAB_FAST=1), with an embedded Redis unless REDIS_URL is set. Executed copies and HTML go to out/.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, setup, findPython, jupyterEnv } from './setup.mjs';
 import { startRedis } from './lab.mjs';
@@ -31,9 +32,20 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'script
   try {
     await setup({ redis: !process.env.REDIS_URL });
     // --solutions: run with the reference solutions of the exercises filled in (what CI does).
+    // --record: keep the run times in results/notebooks.json (the workshop plan is generated from it).
     const withSolutions = process.argv.includes('--solutions');
-    const files = process.argv.slice(2).filter((a) => a !== '--solutions');
-    const { status } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions', 'exercises.json') } : {});
+    const record = process.argv.includes('--record');
+    const files = process.argv.slice(2).filter((a) => a !== '--solutions' && a !== '--record');
+    const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions', 'exercises.json') } : {});
+    if (record) {
+      const cpus = os.cpus();
+      fs.writeFileSync(path.join(ROOT, 'results', 'notebooks.json'), JSON.stringify({
+        kind: 'kvlab-notebook-run', date: new Date().toISOString(), fast: Boolean(process.env.KVLAB_FAST && process.env.KVLAB_FAST !== '0'),
+        machine: { platform: os.platform(), arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model ?? '', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+        notebooks: results,
+      }, null, 2) + '\n');
+      process.stderr.write('[notebooks] run times written to results/notebooks.json\n');
+    }
     process.exit(status);
   } catch (err) {
     process.stderr.write(`[notebooks] ${err.message}\n`);

@@ -3,12 +3,18 @@ import type { PlotlyFigure } from '../runtime/figure';
 import type { BenchmarkResults } from './suite';
 import type { CostProjection } from './cost';
 
+/** One colour per strategy on every chart. */
+const COLORS: Record<string, string> = {
+  'no-cache': '#1f77b4', 'exact-prompt': '#ff7f0e', 'prefix-memory': '#2ca02c', 'prefix-redis': '#d62728', tiered: '#9467bd', 'prefix-cluster': '#8c564b',
+};
+
 export function ttftFigure(results: BenchmarkResults): PlotlyFigure {
   const strategies = results.config.strategies;
   return {
     data: strategies.map((s) => ({
       type: 'bar',
       name: s,
+      marker: { color: COLORS[s] },
       x: results.workloads.map((w) => w.workload),
       y: results.workloads.map((w) => w.summaries.find((x) => x.strategy === s)?.ttftP50Ms ?? null),
       error_y: { type: 'data', symmetric: false, array: results.workloads.map((w) => { const x = w.summaries.find((y) => y.strategy === s); return x ? x.ttftP95Ms - x.ttftP50Ms : null; }), arrayminus: results.workloads.map(() => 0) },
@@ -24,10 +30,11 @@ export function reuseFigure(results: BenchmarkResults): PlotlyFigure {
       ...strategies.map((s) => ({
         type: 'bar',
         name: s,
+        marker: { color: COLORS[s] },
         x: results.workloads.map((w) => w.workload),
         y: results.workloads.map((w) => (w.promptTokens ? (w.summaries.find((x) => x.strategy === s)?.reusedTokens ?? 0) / w.promptTokens : 0)),
       })),
-      { type: 'scatter', mode: 'markers', name: 'oracle (infinite cache)', marker: { symbol: 'line-ew-open', size: 40, line: { width: 3 } }, x: results.workloads.map((w) => w.workload), y: results.workloads.map((w) => (w.promptTokens ? w.oracleTokens / w.promptTokens : 0)) },
+      { type: 'scatter', mode: 'markers', name: 'oracle (infinite cache)', marker: { symbol: 'line-ew-open', size: 40, color: '#000', line: { width: 3 } }, x: results.workloads.map((w) => w.workload), y: results.workloads.map((w) => (w.promptTokens ? w.oracleTokens / w.promptTokens : 0)) },
     ],
     layout: { title: { text: 'Prompt tokens reused, per strategy, against the oracle' }, barmode: 'group', yaxis: { title: { text: 'reused / prompt tokens' }, tickformat: '.0%', range: [0, 1] } },
   };
@@ -45,6 +52,7 @@ export function multiWorkerFigure(results: BenchmarkResults): PlotlyFigure {
       type: 'bar',
       x: rows.map((r) => `${r.strategy} × ${r.workers} worker${r.workers > 1 ? 's' : ''}`),
       y: rows.map((r) => r.reuseVsOracle),
+      marker: { color: rows.map((r) => COLORS[r.strategy]) },
       text: rows.map((r) => `${(r.reuseVsOracle * 100).toFixed(0)} %`),
       textposition: 'auto',
     }],
