@@ -7,3 +7,6 @@ export * from './cost';
 export * from './charts';
 export * from './claims';
 export * from './sizing';
+export * from './serde';
+export * from './serde-report';
+export * from './store';

@@ -1,0 +1,241 @@
+/**
+ * Encoding and decoding of KV entries: one Buffer = the 56-byte header (header.ts) + the payload
+ * (payload.ts), optionally compressed (codecs.ts). docs/format.md describes the bytes.
+ *
+ * Decoding checks everything before trusting anything, and throws CorruptEntryError (damaged or
+ * inconsistent bytes) or UnsupportedFormatError (a version, dtype, codec or flag this build does
+ * not know) — it never returns values from an entry that failed a check.
+ */
+import { InvalidInputError, ModelMismatchError, describeValue } from '../runtime';
+import { type KVCodec, compressPayload, decompressPayload, isCodec } from './codecs';
+import { crc32c } from './crc32c';
+import { assertLittleEndianHost } from './endian';
+import { DEFAULT_HEADER_READ_OPTIONS, FORMAT_VERSION, HEADER_BYTES, type HeaderReadOptions, verifyKV, writeHeader } from './header';
+import { type ScaleDtype, payloadBytes } from './layout';
+import { FP16_SCALE_SAFE_ABSMAX } from './lowbit';
+import { readPayload, validatePayload, writePayload } from './payload';
+import { scratchBytes } from './scratch';
+import {
+  type KVArrays,
+  type KVBlockData,
+  type KVDtype,
+  type KVShape,
+  checkArrays,
+  isDtype,
+  isQuantized,
+  tensorElements,
+  validateBlock,
+  validateShape,
+  valueWidth,
+} from './types';
+
+// Re-exported for modules that import the whole container API from here.
+export { FORMAT_VERSION, HEADER_BYTES, MAGIC, type KVBlobHeader, readKVHeader, verifyKV } from './header';
+
+/**
+ * The library's default codec: `none`. Measured on this project's machines (results/serde.json,
+ * `npm run bench:serde`): deflate shrinks fp16 KV by only ≈ 7–15 % (floats' low mantissa bits are
+ * noise) and runs at tens of MB/s — orders of magnitude below a loopback Redis (≈ 1.5 GB/s). It
+ * pays only on links slower than the benchmark's break-even speed (a few MB/s). Quantization
+ * (int8, kivi4, kivi2) is the way to make entries smaller.
+ */
+export const DEFAULT_CODEC: KVCodec = 'none';
+
+/** Default quantization group sizes. int8: values along head_dim; kivi: KIVI's 32. */
+export const DEFAULT_GROUP_SIZES: Readonly<Record<'int8' | 'kivi4' | 'kivi2', number>> = { int8: 64, kivi4: 32, kivi2: 32 };
+
+export interface EncodeOptions {
+  /**
+   * How values are stored. fp16 halves fp32 at a relative error ≤ 2^-11 in its normal range
+   * (the precision serving stacks keep KV in); fp32 is exact; int8/kivi trade accuracy for size.
+   * @default 'fp16'
+   */
+  dtype?: KVDtype;
+  /**
+   * Codec after encoding. See {@link DEFAULT_CODEC} for why the default is no compression.
+   * @default 'none'
+   */
+  codec?: KVCodec;
+  /**
+   * Quantization group size (int8: values along head_dim; kivi: tokens per K group, channels per
+   * V group). Ignored for fp32/fp16/bf16.
+   * @default 64 for int8, 32 for kivi4/kivi2 (DEFAULT_GROUP_SIZES)
+   */
+  groupSize?: number;
+  /** Deflate level 0–9 for the compressing codecs. @default 6 (zlib's own default) */
+  level?: number;
+  /**
+   * Precision of kivi mins and scales: fp16 as KIVI stores them (smaller), fp32, or `auto` =
+   * fp16 unless some |value| exceeds 32752 (where fp16 mins/scales could overflow), then fp32.
+   * int8 always stores fp32 scales.
+   * @default 'auto'
+   */
+  scaleStorage?: 'auto' | 'fp16' | 'fp32';
+}
+
+export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Omit<EncodeOptions, 'groupSize'>>> = {
+  dtype: 'fp16',
+  codec: DEFAULT_CODEC,
+  level: 6,
+  scaleStorage: 'auto',
+};
+
+export interface DecodeOptions extends HeaderReadOptions {
+  /**
+   * Decode into these arrays instead of allocating new ones (each exactly kvHeads·tokens·headDim
+   * long; a shape mismatch is a ModelMismatchError). Saves an allocation and its page faults.
+   * @default undefined (allocate)
+   */
+  into?: KVArrays;
+}
+
+export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into'>>> = DEFAULT_HEADER_READ_OPTIONS;
+
+/**
+ * A string naming the stored representation, for the hashing namespace: entries written with a
+ * different format id hold different numbers and must not be served to each other.
+ * e.g. `kvlb1-fp16`, `kvlb1-int8-g64`, `kvlb1-kivi2-g32`. The codec is not part of it (it is
+ * lossless); neither is kivi's fp16/fp32 scale choice (recorded per entry, read transparently).
+ */
+export function formatId(dtype: KVDtype, options: Pick<EncodeOptions, 'groupSize'> = {}): string {
+  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}; expected one of fp32, fp16, bf16, int8, kivi4, kivi2`);
+  const base = `kvlb${FORMAT_VERSION}-${dtype}`;
+  if (!isQuantized(dtype)) return base;
+  return `${base}-g${resolveGroupSize(dtype, options.groupSize)}`;
+}
+
+function resolveGroupSize(dtype: KVDtype, groupSize: number | undefined): number {
+  if (!isQuantized(dtype)) return 0;
+  const g = groupSize ?? DEFAULT_GROUP_SIZES[dtype];
+  if (!Number.isInteger(g) || g < 1 || g > 0xffffffff) throw new InvalidInputError(`groupSize must be a positive integer, got ${describeValue(g)}`);
+  return g;
+}
+
+/**
+ * Bytes of an uncompressed entry (codec `none`) of this shape: header + payload. For kivi with
+ * scaleStorage 'auto' this assumes fp16 scales (blocks with |values| > 32752 get fp32 ones).
+ */
+export function encodedSize(shape: KVShape, options: Pick<EncodeOptions, 'dtype' | 'groupSize' | 'scaleStorage'> = {}): number {
+  validateShape(shape);
+  const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
+  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}`);
+  const scale = options.scaleStorage === 'fp32' ? 'fp32' : 'fp16';
+  const scaleDtype: ScaleDtype = dtype === 'int8' ? 'fp32' : isQuantized(dtype) ? scale : 'none';
+  return HEADER_BYTES + payloadBytes(shape, dtype, resolveGroupSize(dtype, options.groupSize), scaleDtype);
+}
+
+/** Largest |x| over a block, or Infinity when any value is NaN or ±Infinity (integer-bit scan). */
+function blockAbsMax(block: KVBlockData): number {
+  let m = 0;
+  for (const list of [block.k, block.v]) {
+    for (const a of list) {
+      const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
+      for (let i = 0; i < bits.length; i++) {
+        const x = bits[i]! & 0x7fffffff;
+        m = x > m ? x : m;
+      }
+    }
+  }
+  if (m >= 0x7f800000) return Infinity;
+  const f = new Float32Array(new Uint32Array([m]).buffer);
+  return f[0]!;
+}
+
+function findNonFinite(block: KVBlockData): string {
+  for (const kind of ['k', 'v'] as const) {
+    for (let l = 0; l < block.layers; l++) {
+      const a = block[kind][l]!;
+      for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return `${kind}[${l}][${i}] is ${a[i]}`;
+    }
+  }
+  return 'a value is not finite';
+}
+
+/**
+ * Encode a KV block into one Buffer (header + payload). With codec `none` the values are written
+ * straight into the returned Buffer. Pass the Buffer to ioredis as is (a bare Uint8Array would be
+ * stored as text).
+ * @throws InvalidInputError for a malformed block or options, or NaN/±Infinity with int8/kivi
+ *   (they have no quantization scale; fp32/fp16/bf16 carry them faithfully).
+ */
+export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffer {
+  assertLittleEndianHost();
+  const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
+  const codec = options.codec ?? DEFAULT_ENCODE_OPTIONS.codec;
+  const level = options.level ?? DEFAULT_ENCODE_OPTIONS.level;
+  const scaleStorage = options.scaleStorage ?? DEFAULT_ENCODE_OPTIONS.scaleStorage;
+  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}; expected one of fp32, fp16, bf16, int8, kivi4, kivi2`);
+  if (!isCodec(codec)) throw new InvalidInputError(`unknown codec ${describeValue(codec)}; expected one of none, pako, shuffle-pako, zlib, shuffle-zlib`);
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new InvalidInputError(`level must be an integer 0–9, got ${describeValue(level)}`);
+  if (scaleStorage !== 'auto' && scaleStorage !== 'fp16' && scaleStorage !== 'fp32') {
+    throw new InvalidInputError(`scaleStorage must be 'auto', 'fp16' or 'fp32', got ${describeValue(scaleStorage)}`);
+  }
+  const groupSize = resolveGroupSize(dtype, options.groupSize);
+  validateBlock(block);
+
+  let scaleDtype: ScaleDtype = 'none';
+  if (dtype === 'int8') {
+    if (scaleStorage === 'fp16') throw new InvalidInputError(`int8 stores fp32 scales; scaleStorage 'fp16' applies to kivi4/kivi2 only`);
+    scaleDtype = 'fp32'; // int8's kernel checks finiteness per group itself
+  } else if (dtype === 'kivi4' || dtype === 'kivi2') {
+    const absmax = blockAbsMax(block);
+    if (absmax === Infinity) throw new InvalidInputError(`${dtype} quantization needs finite values: ${findNonFinite(block)}`);
+    if (scaleStorage === 'fp32' || (scaleStorage === 'auto' && absmax > FP16_SCALE_SAFE_ABSMAX)) scaleDtype = 'fp32';
+    else if (absmax > FP16_SCALE_SAFE_ABSMAX) {
+      throw new InvalidInputError(`values up to ${absmax} overflow fp16 kivi scales (limit ${FP16_SCALE_SAFE_ABSMAX}); use scaleStorage 'fp32' or 'auto'`);
+    } else scaleDtype = 'fp16';
+  }
+
+  const rawLength = payloadBytes(block, dtype, groupSize, scaleDtype);
+  let out: Buffer;
+  let payloadCrc: number;
+  if (codec === 'none') {
+    out = Buffer.allocUnsafe(HEADER_BYTES + rawLength);
+    writePayload(block, dtype, groupSize, scaleDtype, out.subarray(HEADER_BYTES));
+    payloadCrc = crc32c(out, 0, HEADER_BYTES, out.length);
+  } else {
+    const raw = scratchBytes('raw', rawLength);
+    writePayload(block, dtype, groupSize, scaleDtype, raw);
+    const stored = compressPayload(codec, raw, valueWidth(dtype), level);
+    out = Buffer.allocUnsafe(HEADER_BYTES + stored.length);
+    out.set(stored, HEADER_BYTES);
+    payloadCrc = crc32c(stored);
+  }
+  writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadCrc });
+  return out;
+}
+
+/**
+ * Decode an entry written by {@link encodeKV}. Validates the header, both checksums, the codec
+ * stream and the stored scales before returning anything.
+ * @throws CorruptEntryError | UnsupportedFormatError; ModelMismatchError when `into` has another shape.
+ */
+export function decodeKV(blob: Uint8Array, options: DecodeOptions = {}): KVBlockData {
+  assertLittleEndianHost();
+  const header = verifyKV(blob, options);
+  const shape: KVShape = { layers: header.layers, kvHeads: header.kvHeads, headDim: header.headDim, tokens: header.tokens };
+  if (options.into !== undefined) {
+    try {
+      checkArrays(shape, options.into, 'decode target (options.into)');
+    } catch (err) {
+      throw new ModelMismatchError(`${(err as Error).message} (entry is ${header.layers} layers × [${header.kvHeads}, ${header.tokens}, ${header.headDim}])`, { cause: err });
+    }
+  }
+  const raw = decompressPayload(header.codec, blob.subarray(HEADER_BYTES), header.rawLength, valueWidth(header.dtype));
+  validatePayload(raw, shape, header.dtype, header.groupSize, header.scaleDtype);
+  // Every check has passed: only now allocate or touch the caller's arrays.
+  let out: KVArrays;
+  if (options.into !== undefined) {
+    out = options.into;
+  } else {
+    const n = tensorElements(shape);
+    out = { k: [], v: [] };
+    for (let l = 0; l < shape.layers; l++) {
+      out.k.push(new Float32Array(n));
+      out.v.push(new Float32Array(n));
+    }
+  }
+  readPayload(raw, shape, header.dtype, header.groupSize, header.scaleDtype, out);
+  return { ...shape, k: out.k, v: out.v };
+}
+

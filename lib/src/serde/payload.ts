@@ -1,0 +1,212 @@
+/**
+ * Values ⇄ payload bytes for every dtype (no header, no codec). The writers fill a caller-given
+ * byte range — normally the final output Buffer, so an uncompressed entry is encoded in place
+ * with no intermediate copy.
+ */
+import { CorruptEntryError } from '../runtime';
+import { bf16ToFp32, fp32ToBf16 } from './bf16';
+import { fp16ToFp32, fp32ToFp16 } from './fp16';
+import { dequantizeInt8, quantizeInt8 } from './int8';
+import { type TensorLayout, type ScaleDtype, tensorLayout } from './layout';
+import { dequantizeKeys, dequantizeValues, packCodes, quantizeKeys, quantizeValues, unpackCodes } from './lowbit';
+import { scratchBytes, scratchF32, scratchU16 } from './scratch';
+import { type KVArrays, type KVBlockData, type KVDtype, type KVShape, codeBits, isQuantized } from './types';
+
+/** The bytes of a typed array, as a view (no copy). */
+function bytesOf(a: Float32Array | Uint16Array | Int8Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Write the payload of `block` into `dst` (exactly payloadBytes(...) long). */
+export function writePayload(block: KVBlockData, dtype: KVDtype, groupSize: number, scaleDtype: ScaleDtype, dst: Uint8Array): void {
+  const kLayout = tensorLayout(block, dtype, 'k', groupSize, scaleDtype);
+  const vLayout = tensorLayout(block, dtype, 'v', groupSize, scaleDtype);
+  let off = 0;
+  for (let l = 0; l < block.layers; l++) {
+    writeTensor(block, block.k[l]!, 'k', dtype, groupSize, scaleDtype, kLayout, dst, off);
+    off += kLayout.bytes;
+    writeTensor(block, block.v[l]!, 'v', dtype, groupSize, scaleDtype, vLayout, dst, off);
+    off += vLayout.bytes;
+  }
+}
+
+function writeTensor(
+  shape: KVShape,
+  src: Float32Array,
+  kind: 'k' | 'v',
+  dtype: KVDtype,
+  groupSize: number,
+  scaleDtype: ScaleDtype,
+  layout: TensorLayout,
+  dst: Uint8Array,
+  off: number,
+): void {
+  const n = layout.elements;
+  switch (dtype) {
+    case 'fp32':
+      dst.set(bytesOf(src), off);
+      return;
+    case 'fp16':
+    case 'bf16': {
+      const convert = dtype === 'fp16' ? fp32ToFp16 : fp32ToBf16;
+      const at = dst.byteOffset + off;
+      if ((at & 1) === 0) {
+        convert(src, new Uint16Array(dst.buffer, at, n));
+      } else {
+        // An odd address cannot hold a Uint16Array view: convert in scratch, then copy.
+        const tmp = scratchU16('half', n);
+        convert(src, tmp);
+        dst.set(bytesOf(tmp), off);
+      }
+      return;
+    }
+    case 'int8': {
+      const scales = scratchF32('scales', layout.groups);
+      quantizeInt8(src, shape.headDim, groupSize, new Int8Array(dst.buffer, dst.byteOffset + off + layout.scaleBytes, n), scales);
+      dst.set(bytesOf(scales), off);
+      return;
+    }
+    case 'kivi4':
+    case 'kivi2': {
+      const bits = codeBits(dtype);
+      const storage = scaleDtype === 'fp16' ? 'fp16' : 'fp32';
+      const codes = scratchBytes('codes', n);
+      const scales = scratchF32('scales', layout.groups);
+      const mins = scratchF32('mins', layout.groups);
+      if (kind === 'k') quantizeKeys(src, shape.kvHeads, shape.tokens, shape.headDim, groupSize, bits, storage, codes, mins, scales);
+      else quantizeValues(src, shape.headDim, groupSize, bits, storage, codes, mins, scales);
+      writeScales(scales, storage, dst, off);
+      writeScales(mins, storage, dst, off + layout.scaleBytes);
+      packCodes(codes, n, bits, dst.subarray(off + layout.scaleBytes + layout.minBytes, off + layout.bytes));
+      return;
+    }
+  }
+}
+
+/** Store fp32 values (already exactly representable in `storage`) as fp32 or fp16 bytes. */
+function writeScales(values: Float32Array, storage: 'fp16' | 'fp32', dst: Uint8Array, off: number): void {
+  if (storage === 'fp32') {
+    dst.set(bytesOf(values), off);
+    return;
+  }
+  const h = scratchU16('scales16', values.length);
+  fp32ToFp16(values, h);
+  dst.set(bytesOf(h), off);
+}
+
+/**
+ * Check what a CRC cannot vouch for — a blob with valid checksums may still come from a buggy or
+ * hostile writer: stored scales must be finite and ≥ 0, kivi mins finite, kivi padding bits zero.
+ * Run before {@link readPayload} so that a failure leaves decode targets untouched.
+ * @throws CorruptEntryError
+ */
+export function validatePayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype, groupSize: number, scaleDtype: ScaleDtype): void {
+  if (!isQuantized(dtype)) return;
+  const storage = scaleDtype === 'fp16' ? 'fp16' : 'fp32';
+  const layouts = { k: tensorLayout(shape, dtype, 'k', groupSize, scaleDtype), v: tensorLayout(shape, dtype, 'v', groupSize, scaleDtype) };
+  let off = 0;
+  for (let l = 0; l < shape.layers; l++) {
+    for (const kind of ['k', 'v'] as const) {
+      const layout = layouts[kind];
+      const what = `layer ${l} ${kind.toUpperCase()}`;
+      checkScales(readScales(raw, off, layout.groups, storage, 'scales'), what);
+      if (dtype !== 'int8') {
+        checkMins(readScales(raw, off + layout.scaleBytes, layout.groups, storage, 'mins'), what);
+        const bits = codeBits(dtype);
+        const usedBits = (layout.elements * bits) % 8;
+        const last = raw[off + layout.bytes - 1]!;
+        if (usedBits !== 0 && last >>> usedBits !== 0) throw new CorruptEntryError(`${what}: padding bits after the last code are not zero`);
+      }
+      off += layout.bytes;
+    }
+  }
+}
+
+/** Decode a payload (checked by {@link validatePayload}) into `out` (arrays of the block's shape). */
+export function readPayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype, groupSize: number, scaleDtype: ScaleDtype, out: KVArrays): void {
+  const kLayout = tensorLayout(shape, dtype, 'k', groupSize, scaleDtype);
+  const vLayout = tensorLayout(shape, dtype, 'v', groupSize, scaleDtype);
+  let off = 0;
+  for (let l = 0; l < shape.layers; l++) {
+    readTensor(raw, off, shape, 'k', dtype, groupSize, scaleDtype, kLayout, out.k[l]!);
+    off += kLayout.bytes;
+    readTensor(raw, off, shape, 'v', dtype, groupSize, scaleDtype, vLayout, out.v[l]!);
+    off += vLayout.bytes;
+  }
+}
+
+function readTensor(
+  raw: Uint8Array,
+  off: number,
+  shape: KVShape,
+  kind: 'k' | 'v',
+  dtype: KVDtype,
+  groupSize: number,
+  scaleDtype: ScaleDtype,
+  layout: TensorLayout,
+  dst: Float32Array,
+): void {
+  const n = layout.elements;
+  switch (dtype) {
+    case 'fp32':
+      bytesOf(dst).set(raw.subarray(off, off + layout.bytes));
+      return;
+    case 'fp16':
+    case 'bf16': {
+      const convert = dtype === 'fp16' ? fp16ToFp32 : bf16ToFp32;
+      const at = raw.byteOffset + off;
+      if ((at & 1) === 0) {
+        convert(new Uint16Array(raw.buffer, at, n), dst);
+      } else {
+        const tmp = scratchU16('half', n);
+        bytesOf(tmp).set(raw.subarray(off, off + layout.bytes));
+        convert(tmp, dst);
+      }
+      return;
+    }
+    case 'int8': {
+      const scales = readScales(raw, off, layout.groups, 'fp32', 'scales');
+      dequantizeInt8(new Int8Array(raw.buffer, raw.byteOffset + off + layout.scaleBytes, n), scales, shape.headDim, groupSize, dst);
+      return;
+    }
+    case 'kivi4':
+    case 'kivi2': {
+      const storage = scaleDtype === 'fp16' ? 'fp16' : 'fp32';
+      const scales = readScales(raw, off, layout.groups, storage, 'scales');
+      const mins = readScales(raw, off + layout.scaleBytes, layout.groups, storage, 'mins');
+      const codes = scratchBytes('codes', n);
+      unpackCodes(raw.subarray(off + layout.scaleBytes + layout.minBytes, off + layout.bytes), n, codeBits(dtype), codes);
+      if (kind === 'k') dequantizeKeys(codes, shape.kvHeads, shape.tokens, shape.headDim, groupSize, mins, scales, dst);
+      else dequantizeValues(codes, shape.headDim, groupSize, mins, scales, dst);
+      return;
+    }
+  }
+}
+
+/** Read `count` stored scales (fp32 or fp16 bytes, any alignment) as fp32 values in scratch. */
+function readScales(raw: Uint8Array, off: number, count: number, storage: 'fp16' | 'fp32', purpose: string): Float32Array {
+  const out = scratchF32(purpose, count);
+  if (storage === 'fp32') {
+    bytesOf(out).set(raw.subarray(off, off + 4 * count));
+  } else {
+    const h = scratchU16('scales16', count);
+    bytesOf(h).set(raw.subarray(off, off + 2 * count));
+    fp16ToFp32(h, out);
+  }
+  return out;
+}
+
+function checkScales(scales: Float32Array, what: string): void {
+  for (let i = 0; i < scales.length; i++) {
+    const s = scales[i]!;
+    // `!(s >= 0)` is also true for NaN; s − s ≠ 0 catches +Infinity.
+    if (!(s >= 0) || s - s !== 0) throw new CorruptEntryError(`${what}: scale ${i} is ${s}`);
+  }
+}
+
+function checkMins(mins: Float32Array, what: string): void {
+  for (let i = 0; i < mins.length; i++) {
+    const m = mins[i]!;
+    if (m - m !== 0) throw new CorruptEntryError(`${what}: min ${i} is ${m}`);
+  }
+}

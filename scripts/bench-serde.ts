@@ -1,0 +1,13 @@
+/**
+ * npm run bench:serde [-- --out FILE] [-- --no-progress]
+ * Serialization benchmark: encodings, codecs, CRC, against a memcpy baseline; writes results/serde.json.
+ * KVLAB_FAST=1 runs a small, quick version.
+ */
+import { parseSerdeBenchArgs, runSerdeBenchCli } from '../lib/src/bench/serde-cli';
+
+try {
+  runSerdeBenchCli(parseSerdeBenchArgs(process.argv.slice(2)));
+} catch (err) {
+  process.stderr.write(`bench:serde failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+}
