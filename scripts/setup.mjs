@@ -95,6 +95,15 @@ const REQUIREMENTS = [
     pip: 'python3 -m pip install notebook nbclient nbconvert',
   },
   {
+    what: 'memcached',
+    why: 'the measured Redis-vs-memcached comparison of `npm run bench:backends` and its test',
+    present: () => has('memcached'),
+    apt: ['memcached'],
+    brew: 'brew install memcached',
+    pip: null,
+    forTest: true,
+  },
+  {
     what: 'Chromium',
     why: 'the browser test of `npm test` (headless Chromium opens notebook 00 and checks the chart rendered)',
     present: () => fs.existsSync(chromiumPath()),
