@@ -1,18 +1,7 @@
 import * as net from 'node:net';
 
-/** A free TCP port on loopback, found by binding port 0 and letting the kernel choose. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on loopback (the library's own helper: one implementation). */
+export { freeLoopbackPort as freePort } from '../../lib/src/store/embedded-redis';
 
 /** Wait until something accepts TCP connections on host:port. */
 export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {

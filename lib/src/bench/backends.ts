@@ -11,13 +11,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { isFastMode } from '../runtime/env';
+import { libVersion, packageVersion } from '../runtime/versions';
 import { InvalidInputError } from '../runtime/errors';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { startEmbeddedRedis, freeLoopbackPort, type EmbeddedRedis } from '../store/embedded-redis';
@@ -255,30 +254,7 @@ function errorText(err: unknown): string {
   return msg.split('\n')[0]!.slice(0, 300);
 }
 
-function packageVersion(name: string): string {
-  try {
-    let dir = path.dirname(require.resolve(name));
-    for (let i = 0; i < 6; i++) {
-      const p = path.join(dir, 'package.json');
-      if (fs.existsSync(p)) {
-        const pkg = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === name) return pkg.version ?? 'unknown';
-      }
-      dir = path.dirname(dir);
-    }
-  } catch {
-    // not installed
-  }
-  return 'not installed';
-}
 
-function libVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function timeIt<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = process.hrtime.bigint();

@@ -3,11 +3,10 @@
  * bytes, and how many commands / round trips does a longest-prefix lookup cost?
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Redis } from 'ioredis';
 import { isFastMode } from '../runtime/env';
+import { libVersion, packageVersion } from '../runtime/versions';
 import { InvalidInputError } from '../runtime/errors';
 import { RedisStore } from '../store/redis-store';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
@@ -161,30 +160,7 @@ export function commandDelta(before: Record<string, number>, after: Record<strin
   return out;
 }
 
-function packageVersion(name: string): string {
-  try {
-    let dir = path.dirname(require.resolve(name));
-    for (let i = 0; i < 5; i++) {
-      const p = path.join(dir, 'package.json');
-      if (fs.existsSync(p)) {
-        const pkg = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === name) return pkg.version ?? 'unknown';
-      }
-      dir = path.dirname(dir);
-    }
-  } catch {
-    // not resolvable
-  }
-  return 'unknown';
-}
 
-function libVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import Redis from 'ioredis';
 import { initBackend, tf } from '../runtime/backend';
 import { redactUrl } from './lab';
+import { packageVersion } from '../runtime/versions';
 
 export interface EnvironmentCheck {
   check: string;
@@ -9,14 +10,6 @@ export interface EnvironmentCheck {
   detail: string;
 }
 
-function packageVersion(name: string): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch {
-    return 'not installed';
-  }
-}
 
 /** PING a Redis and read its version, with a short timeout; never throws. */
 export async function probeRedis(url: string | undefined, timeoutMs = 2000): Promise<EnvironmentCheck> {

@@ -5,3 +5,4 @@ export * from './env';
 export { inNotebook, sendDisplay, escapeHtml } from './kernel';
 export * from './progress';
 export type { PlotlyFigure } from './figure';
+export { packageVersion, libVersion } from './versions';
