@@ -57,7 +57,7 @@ function rememberPids(pids) {
 export async function startRedis({ quiet = false } = {}) {
   const given = process.env.REDIS_URL;
   if (given && given.trim() !== '') {
-    if (!quiet) process.stderr.write(`[lab] using Redis at REDIS_URL=${kvlab().redactUrl(given)}\n`);
+    if (!quiet) process.stderr.write(`[lab] using Redis at REDIS_URL=${kvlab().redactStoreUrl(given)}\n`);
     return { url: given.trim(), embedded: false, pid: undefined, stop: async () => {} };
   }
   const dir = path.join(STATE_DIR, 'redis');

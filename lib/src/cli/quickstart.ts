@@ -16,7 +16,7 @@ import { startEmbeddedRedis } from '../store/embedded-redis';
 import { initBackend } from '../runtime/backend';
 import { sized } from '../runtime/env';
 import { tableToText } from '../notebook/table';
-import { redactUrl } from '../notebook/lab';
+import { redactStoreUrl } from '../store/url';
 
 export interface QuickstartReport {
   backend: string;
@@ -45,7 +45,7 @@ export async function quickstart(redisUrl?: string): Promise<QuickstartReport> {
 
   let embedded: Awaited<ReturnType<typeof startEmbeddedRedis>> | undefined;
   const url = redisUrl ?? process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis()).url;
-  say(`4. Redis: ${redactUrl(url)}${embedded ? ' (embedded, stopped at the end)' : ''}`);
+  say(`4. Redis: ${redactStoreUrl(url)}${embedded ? ' (embedded, stopped at the end)' : ''}`);
   const store = await createStore(url, { namespace: `quickstart-${Date.now().toString(36)}` });
   try {
     const warm = new ServingEngine(model, new NoCacheConnector());

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import Redis from 'ioredis';
 import { initBackend, tf } from '../runtime/backend';
-import { redactUrl } from './lab';
+import { redactStoreUrl } from '../store/url';
 import { packageVersion } from '../runtime/versions';
 
 export interface EnvironmentCheck {
@@ -23,9 +23,9 @@ export async function probeRedis(url: string | undefined, timeoutMs = 2000): Pro
     const rtt = performance.now() - started;
     const info = await client.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-    return { check: 'Redis', ok: true, detail: `${redactUrl(url)} — Redis ${version}, PING ${rtt.toFixed(2)} ms` };
+    return { check: 'Redis', ok: true, detail: `${redactStoreUrl(url)} — Redis ${version}, PING ${rtt.toFixed(2)} ms` };
   } catch (err) {
-    return { check: 'Redis', ok: false, detail: `${redactUrl(url)} unreachable: ${(err as Error).message}` };
+    return { check: 'Redis', ok: false, detail: `${redactStoreUrl(url)} unreachable: ${(err as Error).message}` };
   } finally {
     client.disconnect();
   }

@@ -12,10 +12,3 @@ export function labRedisUrl(): string {
   return url.trim();
 }
 
-/** A Redis URL with any password replaced by `***`, safe to print. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\w[\w+.-]*:\/\/)([^@/]*)@/u, (_m, scheme: string, auth: string) => {
-    const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
-    return `${scheme}${user ? `${user}:` : ''}***@`;
-  });
-}
