@@ -759,8 +759,8 @@ export async function sharedPrefixSavings(model: LlamaModel, tokenizer: Tokenize
       const cold = prefix === undefined;
       const fullTimes: number[] = [];
       const reusedTimes: number[] = [];
-      let fullLogits = new Float32Array(0);
-      let reusedLogits = new Float32Array(0);
+      let fullLogits: Float32Array = new Float32Array(0);
+      let reusedLogits: Float32Array = new Float32Array(0);
       for (let k = 0; k < repeats; k++) {
         // Alternate which path runs first, so that warm caches favour neither.
         for (const path of (r + k) % 2 === 0 ? ['full', 'reused'] : ['reused', 'full']) {
