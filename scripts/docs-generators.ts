@@ -17,6 +17,7 @@ import {
   sizeRedis,
   type PlotlyFigure,
 } from '../lib/src';
+import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
 
 type Generator = (root: string) => string;
@@ -93,6 +94,13 @@ export const generators: Record<string, Generator> = {
     if (!run) return missing('npm run notebooks -- --record');
     const rows = run.notebooks.map((n) => ({ notebook: n.notebook, 'run all cells (s)': n.seconds, status: n.status }));
     return `${tableToMarkdown(rows)}\n\n_Measured by \`npm run notebooks -- --record\` (${run.fast ? 'fast' : 'full'} mode) on ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memoryGiB} GiB, ${run.date.slice(0, 10)}; results/notebooks.json._`;
+  },
+  'soak-table': (root) => {
+    const r = readJson<SoakResult>(root, 'results/soak.json');
+    if (!r) return missing('npm run soak');
+    const [header, ...rows] = soakTableRows(r);
+    const md = [`| ${header!.join(' | ')} |`, `|${header!.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+    return `${md}\n\n_Measured by \`npm run soak\` (${r.fast ? 'fast' : 'full'} mode, seed ${r.config.seed}) on ${r.date.slice(0, 10)}; results/soak.json. Details: [soak.md](soak.md)._`;
   },
   'sizing-example': () => {
     const cases = [

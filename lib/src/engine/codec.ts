@@ -1,5 +1,6 @@
 import type { KVCacheArrays } from '../model/kv-cache';
-import { DEFAULT_ENCODE_OPTIONS, FORMAT_VERSION, decodeKV, encodeKV, formatId, type EncodeOptions } from '../serde/container';
+import { DEFAULT_ENCODE_OPTIONS, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions } from '../serde/container';
+import { UnsupportedFormatError } from '../runtime/errors';
 
 /**
  * Turns one block of KV (all layers, a token range) into bytes and back. The serde layer provides
@@ -68,9 +69,10 @@ export function joinArrays(parts: readonly KVCacheArrays[]): KVCacheArrays {
  */
 export function serdeBlockCodec(options: EncodeOptions = {}): BlockCodec {
   const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
+  const id = formatId(dtype, options);
   return {
-    formatId: formatId(dtype, options),
-    dtype: formatId(dtype, options).replace(/^kvlb\d+-/, ''),
+    formatId: id,
+    dtype: id.replace(/^kvlb\d+-/, ''),
     formatVersion: FORMAT_VERSION,
     encode(block: KVCacheArrays): Buffer {
       return encodeKV(
@@ -86,6 +88,10 @@ export function serdeBlockCodec(options: EncodeOptions = {}): BlockCodec {
       );
     },
     decode(bytes: Buffer, fingerprint: string, startPosition: number): KVCacheArrays {
+      // A valid entry of another encoding (e.g. int8 read by an fp32 connector) must not pass for ours.
+      const header = readKVHeader(bytes);
+      const stored = formatId(header.dtype, { groupSize: header.groupSize || undefined });
+      if (stored !== id) throw new UnsupportedFormatError(`stored block is ${stored}, this codec reads ${id}`);
       const data = decodeKV(bytes);
       return {
         fingerprint,

@@ -12,6 +12,7 @@ import type { LlamaModel } from '../model/transformer';
 import { createNamespace, type Namespace } from '../hashing/namespace';
 import { hashBlocks } from '../hashing/block-hash';
 import { longestPrefix } from '../hashing/lookup';
+import { assertBlockSize } from '../hashing/block-size';
 import { exactPromptKey } from '../hashing/exact-prompt';
 import type { KVStore } from '../store/types';
 import type { ServeRequest } from './types';
@@ -76,7 +77,10 @@ export interface PrefixConnectorOptions {
    * @default 16
    */
   blockSize?: number;
-  /** Tenant salts, by tenant name: requests of a tenant hash under its own namespace. */
+  /**
+   * Tenant salts, by tenant name: requests of a tenant hash under its own namespace. A tenant without
+   * an entry is salted with its own name, so tenants never share entries by accident (fail closed).
+   */
   salts?: Record<string, string>;
   /** Name shown in results. */
   name?: string;
@@ -117,6 +121,7 @@ export class PrefixCacheConnector implements KVConnector {
     private readonly options: PrefixConnectorOptions = {},
   ) {
     this.blockSize = options.blockSize ?? DEFAULT_PREFIX_CONNECTOR_OPTIONS.blockSize;
+    assertBlockSize(this.blockSize);
     this.name = options.name ?? `prefix-${store.tier}`;
   }
 
@@ -124,7 +129,7 @@ export class PrefixCacheConnector implements KVConnector {
     const key = tenant ?? '';
     let ns = this.namespaces.get(key);
     if (!ns) {
-      const salt = tenant !== undefined ? this.options.salts?.[tenant] : undefined;
+      const salt = tenant !== undefined ? (this.options.salts?.[tenant] ?? `tenant:${tenant}`) : undefined;
       ns = createNamespace({
         modelFingerprint: this.model.fingerprint,
         kvDtype: this.codec.dtype,

@@ -50,6 +50,13 @@ export class ServingEngine {
     if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
       throw new InvalidInputError(`maxNewTokens must be a positive integer, got ${request.maxNewTokens}`);
     }
+    const context = this.model.config.maxContext;
+    if (request.tokens.length + request.maxNewTokens - 1 > context) {
+      throw new InvalidInputError(`prompt (${request.tokens.length} tokens) + maxNewTokens (${request.maxNewTokens}) exceeds the model's maxContext of ${context} tokens`);
+    }
+    // Yield one event-loop turn: a caller serving requests back to back would otherwise starve the
+    // store client's timers (reconnects) while its circuit breaker is open.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const t0 = performance.now();
     let fallbacks = 0;
     let match: MatchResult;

@@ -73,7 +73,10 @@ export async function runValidate(
         }
       } catch (err) {
         out[i] = undefined;
-        if (err instanceof CorruptEntryError || (err as { code?: unknown } | null)?.code === 'CORRUPT_ENTRY') corrupt.push(hash);
+        // An entry this build cannot read (unknown version, dtype, codec) can never become readable
+        // under the same key: the namespace already pins the format. Treat it as corrupt and delete it.
+        const code = (err as { code?: unknown } | null)?.code;
+        if (err instanceof CorruptEntryError || code === 'CORRUPT_ENTRY' || code === 'UNSUPPORTED_FORMAT') corrupt.push(hash);
         else hookErrors++;
       }
     }),

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
@@ -261,6 +262,19 @@ export abstract class RedisStoreBase extends BaseStore {
   /** Moving average of value sizes seen (puts and hits), to size read deadlines. */
   private avgValueBytes = 0;
   private detachers: (() => void)[] = [];
+
+  /**
+   * What `console.log(store)` and a notebook cell ending in `store` show: a summary without the
+   * client, whose options hold the password.
+   */
+  [inspect.custom](): string {
+    return `${this.constructor.name} { name: ${JSON.stringify(this.name)}, tier: ${JSON.stringify(this.tier)}, keys: ${JSON.stringify(`${this.keyPrefix}<blockhash>`)}, circuit: ${this.breaker.state} }`;
+  }
+
+  /** JSON of a store carries no credentials either. */
+  toJSON(): Record<string, unknown> {
+    return { kind: this.constructor.name, name: this.name, tier: this.tier, keyPrefix: this.keyPrefix, ttlSeconds: this.ttlSeconds };
+  }
 
   protected constructor(tier: string, options: RedisCommonOptions, resolved: ResolvedRedisCommon) {
     super(tier, options);

@@ -1,0 +1,893 @@
+/**
+ * Soak run: a stream of requests served through a block-prefix cache on real Redis servers (one
+ * standalone server and a 3-master + 3-replica cluster, both started here) while a seeded schedule
+ * injects every kind of fault. Every output is compared with the no-cache output of the same prompt:
+ * a cache may make requests slower, never wrong.
+ *
+ * Fault kinds:
+ * - `redis-kill`: SIGKILL the standalone server, restart it (empty) on the same port after a pause;
+ * - `cluster-failover`: SIGKILL a cluster master; its replica is promoted; the old master then
+ *   rejoins as a replica (same data folder) and re-syncs;
+ * - `eviction`: lower `maxmemory` under the data set (allkeys-lru) for a while: Redis evicts;
+ * - `corruption`: overwrite stored blocks with damaged bytes (flipped byte, truncation, garbage,
+ *   trailing bytes, zeroed payload, a header field changed under a valid header checksum, a valid
+ *   entry of another shape);
+ * - `slow-server`: `DEBUG SLEEP` longer than the store's timeout;
+ * - `connection-drop`: `CLIENT KILL TYPE normal`: every client connection is cut.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { LlamaModel } from '../model/transformer';
+import { Tokenizer } from '../model/tokenizer';
+import { ServingEngine, type RequestRecord } from '../engine/engine';
+import { NoCacheConnector, PrefixCacheConnector } from '../engine/connector';
+import { serdeBlockCodec } from '../engine/codec';
+import type { ServeRequest } from '../engine/types';
+import { hashBlocks } from '../hashing/block-hash';
+import { crc32c } from '../serde/crc32c';
+import { HEADER_BYTES, decodeKV, encodeKV, verifyKV } from '../serde/container';
+import { createStore } from '../store/factory';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
+import type { RedisStoreBase } from '../store/redis-base';
+import type { KVStore, StoreStats } from '../store/types';
+import { InvalidInputError } from '../runtime/errors';
+import { isFastMode } from '../runtime/env';
+import { libVersion, packageVersion } from '../runtime/versions';
+import { SeededRng } from '../runtime/rng';
+import { progress as makeProgress, type ProgressReporter } from '../runtime/progress';
+import { makeWorkload } from './workloads';
+import { quantile } from './stats';
+
+const execFileP = promisify(execFile);
+
+export const FAULT_KINDS = ['redis-kill', 'cluster-failover', 'eviction', 'corruption', 'slow-server', 'connection-drop'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Ways `corruption` damages a stored entry; every one must be detected on read. */
+export const MUTATIONS = ['flip-byte', 'truncate', 'random-bytes', 'garbage-after-magic', 'append', 'zero-payload', 'header-field', 'other-shape'] as const;
+export type MutationKind = (typeof MUTATIONS)[number];
+
+export type SoakTarget = 'standalone' | 'cluster';
+
+export interface SoakOptions {
+  /** Seed of the request order and of the fault schedule. @default 7 */
+  seed?: number;
+  /** Length of the serving phase, ms. @default 30 000 with KVLAB_FAST=1, else 360 000 */
+  durationMs?: number;
+  /** Pause between the end of one fault and the start of the next: uniform in [min, max] ms. @default fast [800, 2000], full [3000, 8000] */
+  faultGapMs?: [number, number];
+  /** Fault kinds to inject (each appears once per shuffled round). @default every kind */
+  faults?: readonly FaultKind[];
+  /** Distinct prompts in the request pool (three workloads, two salted tenants). @default fast 48, full 120 */
+  poolSize?: number;
+  /** Store `commandTimeout`, ms. @default 300 */
+  commandTimeout?: number;
+  /** Progress display, or false for none. @default a `progress()` bar */
+  progress?: boolean | ((total: number, label: string) => ProgressReporter);
+  /** Log lines (fault start/end). @default none */
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SOAK_OPTIONS = {
+  seed: 7,
+  fastDurationMs: 30_000,
+  fullDurationMs: 360_000,
+  fastFaultGapMs: [800, 2000] as [number, number],
+  fullFaultGapMs: [3000, 8000] as [number, number],
+  fastPoolSize: 48,
+  fullPoolSize: 120,
+  commandTimeout: 300,
+  blockSize: 16,
+  dtype: 'fp32',
+  model: 'tiny',
+} as const;
+
+/** One injected fault. Times are ms since the start of the serving phase. */
+export interface FaultEvent {
+  kind: FaultKind;
+  target: SoakTarget;
+  atMs: number;
+  /** Until the fault is over: server back / replica promoted / window closed. */
+  durationMs: number;
+  /** Blocks that disappeared or were damaged because of this fault. */
+  keysLost: number;
+  /** From the end of the fault to the start of the first request on that target that reused tokens. */
+  firstHitAfterMs?: number;
+  detail: string;
+}
+
+export interface FaultSummary {
+  injected: number;
+  /** Requests that started while a fault of this kind was active (on any target). */
+  requests: number;
+  wrongOutputs: number;
+  fallbacks: number;
+  maxLatencyMs: number;
+  keysLost: number;
+  /** Mean time from the end of the fault to the first hit on its target. */
+  meanFirstHitAfterMs?: number;
+}
+
+export interface SoakTotals {
+  requests: number;
+  wrongOutputs: number;
+  fallbacks: number;
+  promptTokens: number;
+  reusedTokens: number;
+  reuseRatio: number;
+  maxLatencyMs: number;
+  p50LatencyMs: number;
+  p99LatencyMs: number;
+  /** Largest time one request spent on the store (lookup + load + save). */
+  maxStoreMs: number;
+  keysLost: number;
+}
+
+export interface SoakResult {
+  benchmark: 'soak';
+  date: string;
+  fast: boolean;
+  config: {
+    seed: number;
+    durationMs: number;
+    faultGapMs: [number, number];
+    faults: FaultKind[];
+    poolSize: number;
+    model: string;
+    dtype: string;
+    blockSize: number;
+    commandTimeout: number;
+    targets: { standalone: string; cluster: string };
+  };
+  machine: { os: string; arch: string; cpu: string; cores: number; totalMemGiB: number; loadAverage: { start: number; end: number } };
+  versions: { node: string; kvcacheLab: string; ioredis: string; redis: string };
+  measurements: {
+    wallMs: number;
+    totals: SoakTotals;
+    byTarget: Record<SoakTarget, SoakTotals>;
+    /** Requests that started while no fault was active. */
+    noFault: FaultSummary;
+    byFault: Record<FaultKind, FaultSummary>;
+    corruption: {
+      mutated: number;
+      byMutation: Partial<Record<MutationKind, number>>;
+      /** Entries found damaged on read and removed (connector on the standalone store, validate hook on the cluster store). */
+      detectedOnRead: number;
+      /** Damaged entries that disappeared before anyone read them (server killed, evicted). */
+      goneBeforeRead: number;
+      /** Damaged entries still in Redis at the end (found by the final scan): never read again, or read as a miss but kept. */
+      stillDamagedAtEnd: number;
+    };
+    /** A scan of every key left at the end: each must verify, or be one of the damaged entries never read. */
+    finalScan: { keys: number; valid: number; damaged: number };
+    events: FaultEvent[];
+    storeStats: Record<SoakTarget, StoreStats>;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Damaging entries
+
+function recomputeHeaderCrc(buf: Buffer): void {
+  buf.writeUInt32LE(crc32c(buf, 0, 0, 52), 52);
+}
+
+/**
+ * A damaged copy of a stored entry (a container written by `encodeKV`). Every kind is detectable by
+ * the container checks (magic, checksums, lengths) or by the connector's shape check.
+ * Not included: another block's *valid* entry of the same shape — the container carries neither the
+ * block hash nor the position, so nothing can tell it apart (see docs/soak.md).
+ */
+export function mutateEntry(value: Buffer, kind: MutationKind, rng: SeededRng): Buffer {
+  const len = value.length;
+  switch (kind) {
+    case 'flip-byte': {
+      const out = Buffer.from(value);
+      const at = rng.int(len);
+      out[at] = out[at]! ^ (1 + rng.int(255));
+      return out;
+    }
+    case 'truncate':
+      return Buffer.from(value.subarray(0, rng.int(len)));
+    case 'random-bytes': {
+      const n = rng.int(2 * len + 1);
+      const out = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) out[i] = rng.int(256);
+      return out;
+    }
+    case 'garbage-after-magic': {
+      const out = Buffer.from(value);
+      for (let i = 4; i < len; i++) out[i] = rng.int(256);
+      return out;
+    }
+    case 'append': {
+      const extra = Buffer.alloc(1 + rng.int(64));
+      for (let i = 0; i < extra.length; i++) extra[i] = rng.int(256);
+      return Buffer.concat([value, extra]);
+    }
+    case 'zero-payload': {
+      const out = Buffer.from(value);
+      out.fill(0, HEADER_BYTES);
+      return out;
+    }
+    case 'header-field': {
+      // Change one shape field and re-seal the header: only the consistency checks can catch it.
+      const out = Buffer.from(value);
+      const field = [8, 12, 16, 20][rng.int(4)]!;
+      const old = out.readUInt32LE(field);
+      out.writeUInt32LE(old === 1 ? 2 : old - 1 - rng.int(Math.max(1, old - 1)), field);
+      recomputeHeaderCrc(out);
+      return out;
+    }
+    case 'other-shape': {
+      // A perfectly valid entry, but of half the tokens: a block of another size / another model shape.
+      const d = decodeKV(value);
+      const keep = Math.max(1, d.tokens >> 1);
+      const cut = (a: Float32Array): Float32Array => {
+        const o = new Float32Array(d.kvHeads * keep * d.headDim);
+        for (let h = 0; h < d.kvHeads; h++) o.set(a.subarray(h * d.tokens * d.headDim, (h * d.tokens + keep) * d.headDim), h * keep * d.headDim);
+        return o;
+      };
+      const dtype = (['fp32', 'fp16', 'bf16', 'int8', 'kivi4', 'kivi2'] as const)[value[6]! - 1] ?? 'fp32';
+      return encodeKV({ layers: d.layers, kvHeads: d.kvHeads, headDim: d.headDim, tokens: keep, k: d.k.map(cut), v: d.v.map(cut) }, { dtype });
+    }
+    default:
+      throw new InvalidInputError(`unknown mutation ${String(kind)}; known: ${MUTATIONS.join(', ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+const CLUSTER_ARGS = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0'];
+const COMMON_ARGS = ['--enable-debug-command', 'yes', '--maxmemory-policy', 'allkeys-lru'];
+
+/** A redis-server this run owns: can be killed (SIGKILL) and started again on its port and folder. */
+class ManagedRedis {
+  private handle: EmbeddedRedis | undefined;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly args: string[],
+  ) {}
+
+  static async start(dir: string, args: string[], port?: number): Promise<ManagedRedis> {
+    fs.mkdirSync(dir, { recursive: true });
+    const handle = await startEmbeddedRedis({ dir, args, ...(port !== undefined ? { port } : {}) });
+    const node = new ManagedRedis(handle.port, dir, args);
+    node.handle = handle;
+    return node;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get alive(): boolean {
+    return this.handle !== undefined;
+  }
+
+  async cli(...args: string[]): Promise<string> {
+    const { stdout } = await execFileP('redis-cli', ['-p', String(this.port), ...args], { timeout: 15_000 });
+    return stdout;
+  }
+
+  async info(section: string): Promise<Record<string, string>> {
+    return parseInfoText(await this.cli('INFO', section));
+  }
+
+  async kill(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (!h) return;
+    if (h.pid !== undefined) {
+      try {
+        process.kill(h.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await h.stop(); // waits for the exit, releases the exit hook
+  }
+
+  async restart(): Promise<void> {
+    if (this.handle) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.handle = await startEmbeddedRedis({ port: this.port, dir: this.dir, args: this.args });
+        return;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await sleep(100); // the port may take a moment to be free
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.stop();
+  }
+}
+
+function parseInfoText(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await fn().catch(() => false)) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`soak: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+class SoakCluster {
+  private constructor(readonly nodes: ManagedRedis[]) {}
+
+  static async start(root: string): Promise<SoakCluster> {
+    const nodes: ManagedRedis[] = [];
+    for (let i = 0; i < 6; i++) nodes.push(await ManagedRedis.start(path.join(root, `cluster-${i}`), [...CLUSTER_ARGS, ...COMMON_ARGS]));
+    await execFileP('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+    const c = new SoakCluster(nodes);
+    await c.waitHealthy(30_000);
+    return c;
+  }
+
+  get url(): string {
+    return this.nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(',');
+  }
+
+  async roles(): Promise<(string | undefined)[]> {
+    return Promise.all(this.nodes.map(async (n) => (n.alive ? (await n.info('replication').catch(() => undefined))?.role : undefined)));
+  }
+
+  async masters(): Promise<ManagedRedis[]> {
+    const roles = await this.roles();
+    return this.nodes.filter((_, i) => roles[i] === 'master');
+  }
+
+  /** Every live node says cluster_state:ok, 3 masters, and every replica has finished its sync. */
+  async healthy(): Promise<boolean> {
+    const live = this.nodes.filter((n) => n.alive);
+    const infos = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO')));
+    if (!infos.every((s) => /cluster_state:ok/.test(s))) return false;
+    const repl = await Promise.all(live.map((n) => n.info('replication')));
+    if (repl.filter((r) => r.role === 'master').length !== 3) return false;
+    return repl.filter((r) => r.role === 'slave').every((r) => r.master_link_status === 'up' && r.master_sync_in_progress === '0');
+  }
+
+  async waitHealthy(timeoutMs: number): Promise<number> {
+    return waitUntil('a healthy cluster', () => this.healthy(), timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+interface Served {
+  target: SoakTarget;
+  record: RequestRecord;
+  startMs: number;
+  latencyMs: number;
+  wrong: boolean;
+  faults: FaultKind[];
+}
+
+interface TargetState {
+  name: SoakTarget;
+  store: KVStore;
+  engine: ServingEngine;
+  connector: PrefixCacheConnector;
+  rng: SeededRng;
+  /** Keys of blocks this target wrote (most recent last), for the corruption fault. */
+  written: string[];
+  writtenSet: Set<string>;
+}
+
+
+
+function round(x: number, digits = 1): number {
+  const p = 10 ** digits;
+  return Math.round(x * p) / p;
+}
+
+function totalsOf(list: readonly Served[], keysLost: number): SoakTotals {
+  const lat = list.map((s) => s.latencyMs);
+  const prompt = list.reduce((a, s) => a + s.record.promptTokens, 0);
+  const reused = list.reduce((a, s) => a + s.record.reusedTokens, 0);
+  return {
+    requests: list.length,
+    wrongOutputs: list.filter((s) => s.wrong).length,
+    fallbacks: list.reduce((a, s) => a + s.record.fallbacks, 0),
+    promptTokens: prompt,
+    reusedTokens: reused,
+    reuseRatio: prompt ? round(reused / prompt, 3) : 0,
+    maxLatencyMs: round(lat.reduce((a, b) => Math.max(a, b), 0)),
+    p50LatencyMs: round(lat.length ? quantile(lat, 0.5) : 0),
+    p99LatencyMs: round(lat.length ? quantile(lat, 0.99) : 0),
+    maxStoreMs: round(list.reduce((a, s) => Math.max(a, s.record.lookupMs + s.record.loadMs + s.record.saveMs), 0)),
+    keysLost,
+  };
+}
+
+function summaryOf(list: readonly Served[], events: readonly FaultEvent[]): FaultSummary {
+  const hits = events.map((e) => e.firstHitAfterMs).filter((x): x is number => x !== undefined);
+  return {
+    injected: events.length,
+    requests: list.length,
+    wrongOutputs: list.filter((s) => s.wrong).length,
+    fallbacks: list.reduce((a, s) => a + s.record.fallbacks, 0),
+    maxLatencyMs: round(list.reduce((a, s) => Math.max(a, s.latencyMs), 0)),
+    keysLost: events.reduce((a, e) => a + e.keysLost, 0),
+    ...(hits.length ? { meanFirstHitAfterMs: round(hits.reduce((a, b) => a + b, 0) / hits.length) } : {}),
+  };
+}
+
+/**
+ * Run the soak. Starts (and stops) its own redis-server processes: a standalone server and a
+ * 3-master + 3-replica cluster on free loopback ports.
+ */
+export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
+  const fast = isFastMode();
+  const D = DEFAULT_SOAK_OPTIONS;
+  const seed = options.seed ?? D.seed;
+  const durationMs = options.durationMs ?? (fast ? D.fastDurationMs : D.fullDurationMs);
+  const gap = options.faultGapMs ?? (fast ? D.fastFaultGapMs : D.fullFaultGapMs);
+  const kinds = [...(options.faults ?? FAULT_KINDS)];
+  const poolSize = options.poolSize ?? (fast ? D.fastPoolSize : D.fullPoolSize);
+  const commandTimeout = options.commandTimeout ?? D.commandTimeout;
+  const log = options.log ?? ((): void => undefined);
+  if (!Number.isInteger(seed) || seed < 0) throw new InvalidInputError(`seed must be a non-negative integer, got ${seed}`);
+  if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new InvalidInputError(`durationMs must be a positive number, got ${durationMs}`);
+  if (!Array.isArray(gap) || gap.length !== 2 || !(gap[0] >= 0) || !(gap[1] >= gap[0])) throw new InvalidInputError(`faultGapMs must be [min, max] with 0 ≤ min ≤ max, got ${JSON.stringify(gap)}`);
+  for (const k of kinds) if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new InvalidInputError(`unknown fault kind ${JSON.stringify(k)}; known: ${FAULT_KINDS.join(', ')}`);
+  if (!Number.isInteger(poolSize) || poolSize < 6) throw new InvalidInputError(`poolSize must be an integer ≥ 6, got ${poolSize}`);
+  const bar = (total: number, label: string): ProgressReporter | undefined =>
+    options.progress === false ? undefined : typeof options.progress === 'function' ? options.progress(total, label) : makeProgress(total, label);
+
+  const loadStart = os.loadavg()[0]!;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-soak-'));
+  let standalone: ManagedRedis | undefined;
+  let cluster: SoakCluster | undefined;
+  const stores: KVStore[] = [];
+  const model = await LlamaModel.create(D.model, { seed: 0 });
+  try {
+    // Requests: three workloads, two of them under salted tenants.
+    const tok = new Tokenizer();
+    const enc = (t: string): number[] => tok.encode(t);
+    const third = Math.ceil(poolSize / 3);
+    const shape = { sharedTokens: 256, turnTokens: 48, sessions: 3, maxNewTokens: 4 };
+    const pool: ServeRequest[] = [
+      ...makeWorkload('agent', enc, { requests: third, seed: seed + 1, tenant: 'tenant-a', ...shape }),
+      ...makeWorkload('chat', enc, { requests: third, seed: seed + 2, tenant: 'tenant-b', ...shape }),
+      ...makeWorkload('rag', enc, { requests: poolSize - 2 * third, seed: seed + 3, ...shape }),
+    ];
+    const references = bar(pool.length, 'soak: no-cache reference outputs');
+    const expected = new Map<string, string>();
+    const plain = new ServingEngine(model, new NoCacheConnector());
+    for (const r of pool) {
+      expected.set(r.id, (await plain.serve(r)).output.join(','));
+      references?.tick();
+    }
+    references?.done();
+
+    log('soak: starting redis-server processes (standalone + 3 masters / 3 replicas)');
+    standalone = await ManagedRedis.start(path.join(root, 'standalone'), COMMON_ARGS);
+    cluster = await SoakCluster.start(root);
+    const redisVersion = (await standalone.info('server')).redis_version ?? 'unknown';
+    const baseMemory = Number((await standalone.info('memory')).used_memory);
+
+    const storeOptions = {
+      commandTimeout,
+      connectTimeout: 500,
+      maxReconnectDelayMs: 200,
+      circuitBreaker: { failureThreshold: 3, cooldownMs: 200, maxCooldownMs: 2000 },
+    };
+    const codec = serdeBlockCodec({ dtype: D.dtype });
+    const salts = { 'tenant-a': `soak-salt-a-${seed}`, 'tenant-b': `soak-salt-b-${seed}` };
+    const sStore = await createStore(standalone.url, { namespace: 'soak', ...storeOptions });
+    // The cluster store also checks every value it reads (header + checksum): damage is caught
+    // there, one layer below the connector.
+    const cStore = await createStore(cluster.url, {
+      namespace: 'soak',
+      ...storeOptions,
+      validate: (v: Buffer) => {
+        verifyKV(v);
+      },
+    });
+    stores.push(sStore, cStore);
+    const targets: Record<SoakTarget, TargetState> = {
+      standalone: makeTarget('standalone', sStore, seed * 31 + 1),
+      cluster: makeTarget('cluster', cStore, seed * 31 + 2),
+    };
+    function makeTarget(name: SoakTarget, store: KVStore, s: number): TargetState {
+      const connector = new PrefixCacheConnector(model, store, codec, { blockSize: D.blockSize, salts, name });
+      return { name, store, connector, engine: new ServingEngine(model, connector), rng: new SeededRng(s), written: [], writtenSet: new Set() };
+    }
+
+    // --- fault schedule (seeded): shuffled rounds of the chosen kinds, seeded parameters.
+    const schedRng = new SeededRng(seed);
+    const events: FaultEvent[] = [];
+    const active = new Map<FaultKind, number>();
+    const served: Served[] = [];
+    const corruption = { mutated: 0, byMutation: {} as Partial<Record<MutationKind, number>> };
+    const damaged = new Set<string>();
+    const start = Date.now();
+    const now = (): number => Date.now() - start;
+    const deadline = start + durationMs;
+
+    const run = bar(Math.ceil(durationMs / 1000), 'soak');
+    const ticker = setInterval(() => {
+      const wrong = served.filter((s) => s.wrong).length;
+      run?.tick(1, `soak: ${served.length} requests, ${events.length} faults, ${wrong} wrong`);
+    }, 1000);
+
+    const serveLoop = async (t: TargetState): Promise<void> => {
+      while (Date.now() < deadline) {
+        const req = pool[t.rng.int(pool.length)]!;
+        await new Promise((r) => setImmediate(r)); // requests arrive through I/O: let timers run
+        const faults = [...active.keys()];
+        const t0 = Date.now();
+        const record = await t.engine.serve({ ...req, id: `${t.name}-${served.length}-${req.id}` });
+        const latencyMs = Date.now() - t0;
+        served.push({ target: t.name, record, startMs: t0 - start, latencyMs, wrong: record.output.join(',') !== expected.get(req.id), faults });
+        const hashes = hashBlocks(req.tokens, t.connector.namespaceFor(req.tenant));
+        for (const h of hashes) {
+          const key = (t.store as RedisStoreBase).keyFor(h);
+          if (!t.writtenSet.has(key)) {
+            t.writtenSet.add(key);
+            t.written.push(key);
+          }
+        }
+      }
+    };
+
+    /** Ms from `fromMs` to the start of the first request on `target` that reused tokens (polls the records served since). */
+    const firstHitAfter = (target: SoakTarget, fromMs: number): Promise<number | undefined> => {
+      let scanned = Math.max(0, served.length - 4); // requests already in flight may start after fromMs
+      let found: Served | undefined;
+      return waitUntil(
+        `a hit on ${target}`,
+        async () => {
+          for (; scanned < served.length && !found; scanned++) {
+            const s = served[scanned]!;
+            if (s.target === target && s.startMs >= fromMs && s.record.reusedTokens > 0) found = s;
+          }
+          return found !== undefined;
+        },
+        Math.max(0, deadline - Date.now()),
+        50,
+      ).then(
+        () => found!.startMs - fromMs,
+        () => undefined,
+      );
+    };
+
+    const nodesOf = async (target: SoakTarget): Promise<ManagedRedis[]> => (target === 'standalone' ? [standalone!] : cluster!.masters());
+    const dbsize = async (nodes: ManagedRedis[]): Promise<number> => (await Promise.all(nodes.map(async (n) => Number(await n.cli('DBSIZE'))))).reduce((a, b) => a + b, 0);
+    const evictedKeys = async (nodes: ManagedRedis[]): Promise<number> =>
+      (await Promise.all(nodes.map(async (n) => Number((await n.info('stats')).evicted_keys ?? 0)))).reduce((a, b) => a + b, 0);
+
+    const inject = async (kind: FaultKind): Promise<void> => {
+      const target: SoakTarget = kind === 'redis-kill' ? 'standalone' : kind === 'cluster-failover' ? 'cluster' : schedRng.nextFloat() < 0.5 ? 'standalone' : 'cluster';
+      const atMs = now();
+      const ev: FaultEvent = { kind, target, atMs, durationMs: 0, keysLost: 0, detail: '' };
+      active.set(kind, (active.get(kind) ?? 0) + 1);
+      log(`soak: ${(atMs / 1000).toFixed(1)} s ${kind} on ${target}`);
+      try {
+        switch (kind) {
+          case 'redis-kill': {
+            const down = Math.round(schedRng.uniform(fast ? 300 : 500, fast ? 1200 : 3000));
+            ev.keysLost = await dbsize([standalone!]);
+            await standalone!.kill();
+            await sleep(down);
+            await standalone!.restart();
+            ev.detail = `down ${down} ms, restarted empty on port ${standalone!.port}`;
+            break;
+          }
+          case 'cluster-failover': {
+            const masters = await cluster!.masters();
+            const victim = masters[schedRng.int(masters.length)]!;
+            const keys = Number(await victim.cli('DBSIZE'));
+            await victim.kill();
+            const promotedMs = await waitUntil(
+              'a promoted replica',
+              async () => {
+                const live = cluster!.nodes.filter((n) => n.alive);
+                const infos = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO')));
+                if (!infos.every((s) => /cluster_state:ok/.test(s))) return false;
+                return (await cluster!.masters()).length === 3;
+              },
+              60_000,
+            );
+            // What survived of the victim's slots: the keys of the replica that took its place.
+            const promoted = (await cluster!.masters()).filter((m) => !masters.includes(m));
+            ev.keysLost = Math.max(0, keys - (await dbsize(promoted)));
+            ev.durationMs = promotedMs;
+            await victim.restart(); // same folder: nodes.conf makes it rejoin, as a replica
+            const rejoinMs = await cluster!.waitHealthy(60_000);
+            ev.detail = `master :${victim.port} killed with ${keys} keys; replica promoted after ${promotedMs} ms; old master back as a replica in sync after ${rejoinMs} ms more`;
+            break;
+          }
+          case 'eviction': {
+            const nodes = await nodesOf(target);
+            const before = await evictedKeys(nodes);
+            const windowMs = Math.round(schedRng.uniform(fast ? 1000 : 2000, fast ? 2500 : 6000));
+            for (const n of nodes) {
+              const used = Number((await n.info('memory')).used_memory);
+              const limit = Math.max(baseMemory + 256 * 1024, Math.round(baseMemory + (used - baseMemory) * 0.5));
+              await n.cli('CONFIG', 'SET', 'maxmemory', String(limit));
+            }
+            await sleep(windowMs);
+            for (const n of nodes) await n.cli('CONFIG', 'SET', 'maxmemory', '0');
+            ev.keysLost = (await evictedKeys(nodes)) - before;
+            ev.detail = `maxmemory lowered to half the data set for ${windowMs} ms on ${nodes.length} node(s)`;
+            ev.durationMs = windowMs;
+            break;
+          }
+          case 'corruption': {
+            const t = targets[target];
+            const count = 5 + schedRng.int(fast ? 15 : 30);
+            const client = (t.store as unknown as { client: { getBuffer(k: string): Promise<Buffer | null>; set(k: string, v: Buffer, mode: 'XX'): Promise<unknown> } }).client;
+            let done = 0;
+            for (let tries = 0; done < count && tries < count * 5 && t.written.length > 0; tries++) {
+              const key = t.written[schedRng.int(t.written.length)]!;
+              const value = await client.getBuffer(key).catch(() => null);
+              if (!value || damaged.has(key)) continue;
+              let bad: Buffer;
+              const mkind = MUTATIONS[schedRng.int(MUTATIONS.length)]!;
+              try {
+                verifyKV(value);
+                bad = mutateEntry(value, mkind, schedRng);
+              } catch {
+                continue;
+              }
+              if ((await client.set(key, bad, 'XX').catch(() => null)) === null) continue;
+              damaged.add(key);
+              done++;
+              corruption.mutated++;
+              corruption.byMutation[mkind] = (corruption.byMutation[mkind] ?? 0) + 1;
+            }
+            ev.keysLost = done;
+            ev.detail = `${done} stored blocks damaged`;
+            break;
+          }
+          case 'slow-server': {
+            const nodes = await nodesOf(target);
+            const n = nodes[schedRng.int(nodes.length)]!;
+            const secs = round(schedRng.uniform(1.5 * commandTimeout, 4 * commandTimeout) / 1000, 2);
+            await n.cli('DEBUG', 'SLEEP', String(secs));
+            ev.durationMs = secs * 1000;
+            ev.detail = `DEBUG SLEEP ${secs} s on :${n.port}`;
+            break;
+          }
+          case 'connection-drop': {
+            const nodes = await nodesOf(target);
+            let killed = 0;
+            for (const n of nodes) killed += Number(await n.cli('CLIENT', 'KILL', 'TYPE', 'normal'));
+            ev.detail = `${killed} client connections killed on ${nodes.length} node(s)`;
+            break;
+          }
+        }
+      } finally {
+        active.set(kind, active.get(kind)! - 1);
+        if (active.get(kind) === 0) active.delete(kind);
+      }
+      if (ev.durationMs === 0) ev.durationMs = now() - atMs;
+      events.push(ev);
+      const endedAt = now();
+      void firstHitAfter(target, endedAt).then((ms) => {
+        if (ms !== undefined) ev.firstHitAfterMs = ms;
+      });
+    };
+
+    const faultLoop = async (): Promise<void> => {
+      let bag: FaultKind[] = [];
+      await sleep(Math.min(1500, durationMs / 10)); // let the caches warm up first
+      while (Date.now() < deadline - 1000) {
+        if (bag.length === 0) bag = schedRng.shuffle(kinds);
+        await inject(bag.shift()!);
+        await sleep(Math.round(schedRng.uniform(gap[0], gap[1])));
+      }
+    };
+
+    await Promise.all([serveLoop(targets.standalone), serveLoop(targets.cluster), faultLoop()]);
+    clearInterval(ticker);
+    const wallMs = now();
+    run?.done(`soak: ${served.length} requests, ${events.length} faults, ${served.filter((s) => s.wrong).length} wrong`);
+
+    // Final scan: every key left must verify, or be a damaged entry that was never read again.
+    await cluster.waitHealthy(60_000).catch(() => undefined);
+    const scan = { keys: 0, valid: 0, damaged: 0 };
+    for (const t of [targets.standalone, targets.cluster]) {
+      const client = (t.store as unknown as { client: { getBuffer(k: string): Promise<Buffer | null> } }).client;
+      for (const key of t.written) {
+        const v = await client.getBuffer(key).catch(() => null);
+        if (!v) continue;
+        scan.keys++;
+        try {
+          verifyKV(v);
+          scan.valid++;
+        } catch {
+          scan.damaged++;
+        }
+      }
+    }
+
+    const lostBy = (target?: SoakTarget): number => events.filter((e) => target === undefined || e.target === target).reduce((a, e) => a + e.keysLost, 0);
+    const byFault = Object.fromEntries(
+      FAULT_KINDS.map((k) => [k, summaryOf(served.filter((s) => s.faults.includes(k)), events.filter((e) => e.kind === k))]),
+    ) as Record<FaultKind, FaultSummary>;
+    const sStats = sStore.stats();
+    const cStats = cStore.stats();
+    const cpus = os.cpus();
+    return {
+      benchmark: 'soak',
+      date: new Date().toISOString(),
+      fast,
+      config: {
+        seed,
+        durationMs,
+        faultGapMs: gap,
+        faults: kinds,
+        poolSize: pool.length,
+        model: D.model,
+        dtype: D.dtype,
+        blockSize: D.blockSize,
+        commandTimeout,
+        targets: { standalone: 'redis-server (1 node)', cluster: 'Redis Cluster, 3 masters + 3 replicas' },
+      },
+      machine: {
+        os: `${os.type()} ${os.release()}`,
+        arch: os.arch(),
+        cpu: cpus[0]?.model.trim() ?? 'unknown',
+        cores: cpus.length,
+        totalMemGiB: round(os.totalmem() / 2 ** 30, 1),
+        loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0]!, 2) },
+      },
+      versions: { node: process.version, kvcacheLab: libVersion(), ioredis: packageVersion('ioredis'), redis: redisVersion },
+      measurements: {
+        wallMs,
+        totals: totalsOf(served, lostBy()),
+        byTarget: {
+          standalone: totalsOf(served.filter((s) => s.target === 'standalone'), lostBy('standalone')),
+          cluster: totalsOf(served.filter((s) => s.target === 'cluster'), lostBy('cluster')),
+        },
+        noFault: summaryOf(served.filter((s) => s.faults.length === 0), []),
+        byFault,
+        corruption: {
+          ...corruption,
+          detectedOnRead: sStats.deleted + cStats.corrupt,
+          goneBeforeRead: Math.max(0, corruption.mutated - (sStats.deleted + cStats.corrupt) - scan.damaged),
+          stillDamagedAtEnd: scan.damaged,
+        },
+        finalScan: scan,
+        events,
+        storeStats: { standalone: sStats, cluster: cStats },
+      },
+    };
+  } finally {
+    await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+    await standalone?.stop().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
+    model.dispose();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+/** Rows of the soak table: one per fault kind, one for requests with no fault active, the total. */
+export function soakTableRows(r: SoakResult): string[][] {
+  const m = r.measurements;
+  const header = ['', 'faults injected', 'requests', 'wrong outputs', 'fallbacks', 'max latency (ms)', 'keys lost', 'first hit after (ms, mean)'];
+  const rows = FAULT_KINDS.filter((k) => r.config.faults.includes(k)).map((k) => {
+    const f = m.byFault[k];
+    return [k, String(f.injected), String(f.requests), String(f.wrongOutputs), String(f.fallbacks), String(f.maxLatencyMs), String(f.keysLost), f.meanFirstHitAfterMs !== undefined ? String(f.meanFirstHitAfterMs) : '–'];
+  });
+  const nf = m.noFault;
+  rows.push(['no fault active', '–', String(nf.requests), String(nf.wrongOutputs), String(nf.fallbacks), String(nf.maxLatencyMs), '–', '–']);
+  const t = m.totals;
+  rows.push(['**total**', String(m.events.length), String(t.requests), String(t.wrongOutputs), String(t.fallbacks), String(t.maxLatencyMs), String(t.keysLost), '–']);
+  return [header, ...rows];
+}
+
+/** The table as aligned text, for the terminal. */
+export function formatSoakTable(r: SoakResult): string {
+  const rows = soakTableRows(r).map((row) => row.map((c) => c.replace(/\*\*/g, '')));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => row.map((c, i) => pad(c, widths[i]!, i > 0)).join('  ');
+  const t = r.measurements.totals;
+  return [
+    `Soak (${r.fast ? 'fast' : 'full'}, seed ${r.config.seed}, ${Math.round(r.measurements.wallMs / 1000)} s): ${t.requests} requests, ${t.wrongOutputs} wrong outputs, reuse ${(t.reuseRatio * 100).toFixed(1)} % of prompt tokens`,
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
+
+/** docs/soak.md, generated from a result (never edited by hand). */
+export function renderSoakMarkdown(r: SoakResult): string {
+  const m = r.measurements;
+  const t = m.totals;
+  const table = soakTableRows(r);
+  const md = (row: string[]): string => `| ${row.join(' | ')} |`;
+  const bt = (name: SoakTarget): string => {
+    const x = m.byTarget[name];
+    return `| ${name} | ${x.requests} | ${x.wrongOutputs} | ${x.fallbacks} | ${(x.reuseRatio * 100).toFixed(1)} % | ${x.p50LatencyMs} | ${x.p99LatencyMs} | ${x.maxLatencyMs} | ${x.maxStoreMs} |`;
+  };
+  return [
+    '# Soak run: faults on real Redis servers',
+    '',
+    '<!-- Generated by `npm run soak` from results/soak.json. Do not edit by hand. -->',
+    '',
+    'A cache in front of an LLM may make a request slower; it must never make an answer wrong, and it must',
+    'never take the service down. `npm run soak` checks both for minutes at a time: it starts a standalone',
+    '`redis-server` and a Redis Cluster of 3 masters + 3 replicas, serves a seeded stream of agent, chat and',
+    'RAG requests (two tenants with their own salts) through a block-prefix cache on each, and meanwhile',
+    'injects faults on a seeded schedule: SIGKILL of the standalone server (restarted empty on the same port),',
+    'SIGKILL of a cluster master (its replica is promoted, the old master rejoins as a replica), eviction',
+    '(`maxmemory` lowered under the data set with `allkeys-lru`), damaged stored blocks (flipped bytes,',
+    'truncation, garbage, trailing bytes, zeroed payload, a shape field changed under a valid header',
+    'checksum, a valid entry of another shape), `DEBUG SLEEP` longer than the store timeout, and',
+    '`CLIENT KILL` of every connection. Every output is compared with the output of the same prompt',
+    'computed without any cache.',
+    '',
+    `Run of ${r.date.slice(0, 10)} (${r.fast ? 'fast mode' : 'full mode'}): ${Math.round(m.wallMs / 1000)} s of serving, seed ${r.config.seed}, model \`${r.config.model}\`, ` +
+      `KV stored as ${r.config.dtype}, blocks of ${r.config.blockSize} tokens, store timeout ${r.config.commandTimeout} ms; ` +
+      `${r.machine.cores} × ${r.machine.cpu}, Node ${r.versions.node}, Redis ${r.versions.redis}, ioredis ${r.versions.ioredis}.`,
+    '',
+    md(table[0]!),
+    md(table[0]!.map((_, i) => (i === 0 ? '---' : '---:'))),
+    ...table.slice(1).map(md),
+    '',
+    'Columns: *requests* started while a fault of that kind was active (a request can count under two kinds);',
+    '*fallbacks* are cache operations that failed and were served by recomputing; *max latency* is the whole',
+    'request (lookup, load, prefill, save, decode); *keys lost* are blocks that disappeared or were damaged',
+    '(server killed with its data, keys on a killed master not yet replicated, evicted keys, damaged entries);',
+    '*first hit after* is the time from the end of a fault to the first request on that server that reused',
+    'cached tokens again.',
+    '',
+    '| server | requests | wrong outputs | fallbacks | reuse | p50 latency (ms) | p99 latency (ms) | max latency (ms) | max store time per request (ms) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    bt('standalone'),
+    bt('cluster'),
+    '',
+    `**${t.wrongOutputs} wrong outputs in ${t.requests} requests.** ${m.corruption.mutated} stored blocks were damaged: ` +
+      `${m.corruption.detectedOnRead} were detected when read and removed, ${m.corruption.goneBeforeRead} vanished (killed server, eviction) before ` +
+      `anyone read them, and ${m.corruption.stillDamagedAtEnd} ${m.corruption.stillDamagedAtEnd === 1 ? 'was' : 'were'} still in Redis at the end ` +
+      `(not read again, or read as a miss and kept). The final scan of ${m.finalScan.keys} keys found ${m.finalScan.valid} valid ` +
+      `${m.finalScan.valid === 1 ? 'entry' : 'entries'} and ${m.finalScan.damaged} damaged.`,
+    '',
+    'Not covered by design: a *valid* entry of another block with the same shape stored under a key (e.g. two',
+    "keys' values swapped by an operator). The container (docs/format.md) carries no block hash or token",
+    'position, so nothing can tell it apart; it would need the block hash in the container header.',
+    '',
+    `Raw numbers, every fault event and the stores' counters: \`results/soak.json\`. Reproduce: \`npm run soak\` ` +
+      '(`KVLAB_FAST=1 npm run soak` for a run under a minute; `--seed=N`, `--duration=SECONDS`).',
+    '',
+  ].join('\n');
+}
