@@ -11,6 +11,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { formatStoreBench, runStoreBenchmark, type StoreBenchOptions } from '../lib/src/bench/store';
+import { decodeKV, encodeKV, syntheticKV, type KVArrays } from '../lib/src/serde';
+import { isFastMode } from '../lib/src/runtime/env';
+
+/**
+ * Real input for the decode step: each stored value is a serialized fp16 KV block of Llama-3-8B's
+ * shape (32 layers × 8 KV heads × 128 channels × 16 tokens = 2 MiB; 4 layers in fast mode), and
+ * "decode" fills the Float32Arrays that become the model's KV tensors.
+ */
+function kvBlocks(): Pick<StoreBenchOptions, 'value' | 'decode'> {
+  const shape = { layers: isFastMode() ? 4 : 32, kvHeads: 8, headDim: 128, tokens: 16 };
+  const blob = encodeKV(syntheticKV(shape, { seed: 1 }), { dtype: 'fp16' });
+  const n = shape.kvHeads * shape.tokens * shape.headDim;
+  const into: KVArrays = { k: Array.from({ length: shape.layers }, () => new Float32Array(n)), v: Array.from({ length: shape.layers }, () => new Float32Array(n)) };
+  return { value: () => Buffer.from(blob), decode: (v: Buffer) => decodeKV(v, { into }) };
+}
 
 function parseArgs(argv: string[]): { options: StoreBenchOptions; out: string } {
   const options: StoreBenchOptions = {};
@@ -43,6 +58,7 @@ async function main(): Promise<void> {
   const bar = new SingleBar({ format: 'bench:store [{bar}] {value}/{total} {label}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
   let started = false;
   const result = await runStoreBenchmark({
+    ...kvBlocks(),
     ...options,
     onProgress: (done, total, label) => {
       if (!started) {

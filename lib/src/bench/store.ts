@@ -38,6 +38,11 @@ export interface StoreBenchOptions {
   mgetBatchSize?: number;
   /** Decode hook applied to each value after `store.get` (e.g. the serde layer's decoder). @default undefined */
   decode?: (value: Buffer) => unknown;
+  /**
+   * The stored value of block `i` (e.g. a serialized KV block, so that `decode` has real input);
+   * its length then sets the block size. @default random bytes of `blockBytes`
+   */
+  value?: (i: number) => Buffer;
   /** Called as work progresses. */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -175,7 +180,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
   const tokens = options.tokens ?? d.tokens;
   const tokensPerBlock = options.tokensPerBlock ?? d.tokensPerBlock;
   const kvBytesPerToken = options.kvBytesPerToken ?? (fast ? d.kvBytesPerTokenFast : d.kvBytesPerToken);
-  const blockBytes = options.blockBytes ?? kvBytesPerToken * tokensPerBlock;
+  const blockBytes = options.value ? options.value(0).length : (options.blockBytes ?? kvBytesPerToken * tokensPerBlock);
   const iterations = options.iterations ?? (fast ? d.iterationsFast : d.iterations);
   const lookupBlocks = options.lookupBlocks ?? d.lookupBlocks;
   const lookupPresent = Math.min(options.lookupPresent ?? d.lookupPresent, lookupBlocks);
@@ -204,7 +209,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
 
     // Data: a chain of block hashes and random bytes (KV does not compress anyway).
     const hashes = chainHashes(blocks, `bench-get-${Date.now()}`);
-    const values = hashes.map(() => randomFillSync(Buffer.allocUnsafe(blockBytes)));
+    const values = hashes.map((_, i) => (options.value ? options.value(i) : randomFillSync(Buffer.allocUnsafe(blockBytes))));
     const keys = hashes.map((h) => store.keyFor(h));
     tick('data');
 
