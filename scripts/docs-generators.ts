@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import {
   compareWithSeedClaims,
   costFigure,
-  figureToPage,
   loadPrefillTable,
   multiWorkerFigure,
   projectCost,
@@ -14,6 +13,7 @@ import {
   ttftFigure,
   type BenchmarkResults,
   getPreset,
+  renderFiguresToPng,
   sizeRedis,
   type PlotlyFigure,
 } from '../lib/src';
@@ -238,24 +238,7 @@ export function figures(root: string): Record<string, PlotlyFigure> {
   return out;
 }
 
-/** Render each figure to docs/img/NAME.png with headless Chromium (Debian's), via playwright-core. */
+/** Render each figure to docs/img/NAME.png with headless Chromium. */
 export async function renderCharts(root: string): Promise<void> {
-  const figs = figures(root);
-  if (Object.keys(figs).length === 0) return;
-  const { chromium } = await import('playwright-core');
-  const exe = process.env.KVLAB_CHROMIUM ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '/usr/bin/chromium-browser');
-  const browser = await chromium.launch({ executablePath: exe, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 520 } });
-    fs.mkdirSync(path.join(root, 'docs', 'img'), { recursive: true });
-    for (const [name, fig] of Object.entries(figs)) {
-      const withLayout = { ...fig, layout: { width: 980, height: 500, ...(fig.layout ?? {}) }, config: { staticPlot: true } };
-      await page.setContent(figureToPage(withLayout, name, { height: 500 }));
-      await page.waitForSelector('#kvlab-plot .main-svg');
-      await page.locator('#kvlab-plot').screenshot({ path: path.join(root, 'docs', 'img', `${name}.png`) });
-      console.log(`rendered docs/img/${name}.png`);
-    }
-  } finally {
-    await browser.close();
-  }
+  for (const file of await renderFiguresToPng(figures(root), path.join(root, 'docs', 'img'))) console.log(`rendered ${path.relative(root, file)}`);
 }

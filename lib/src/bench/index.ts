@@ -10,3 +10,4 @@ export * from './sizing';
 export * from './serde';
 export * from './serde-report';
 export * from './store';
+export * from './png';

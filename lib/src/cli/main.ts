@@ -12,6 +12,7 @@ import { isStrategy, type StrategyName } from '../bench/strategies';
 import { WORKLOADS, type WorkloadName } from '../bench/workloads';
 import { ttftFigure, reuseFigure, multiWorkerFigure } from '../bench/charts';
 import { figureToPage } from '../notebook/plot';
+import { renderFiguresToPng } from '../bench/png';
 import { tableToText } from '../notebook/table';
 import { startEmbeddedRedis } from '../store/embedded-redis';
 import { isFastMode } from '../runtime/env';
@@ -75,6 +76,11 @@ export function buildCli(): Command {
         const charts: [string, ReturnType<typeof ttftFigure>][] = [['bench-ttft', ttftFigure(results)], ['bench-reuse', reuseFigure(results)]];
         if (results.multiWorker.length) charts.push(['bench-workers', multiWorkerFigure(results)]);
         for (const [name, fig] of charts) fs.writeFileSync(path.join(opts.out, `${name}.html`), figureToPage(fig, name));
+        try {
+          await renderFiguresToPng(Object.fromEntries(charts), opts.out);
+        } catch (err) {
+          process.stderr.write(`PNG charts skipped: ${(err as Error).message}\n`);
+        }
         for (const w of results.workloads) {
           console.log(`\n${w.workload}: ${w.requests} requests, ${w.promptTokens} prompt tokens, oracle can reuse ${w.oracleTokens}`);
           console.log(tableToText(w.summaries.map((s) => ({ strategy: s.strategy, 'TTFT p50 ms': s.ttftP50Ms, 'TTFT p95 ms': s.ttftP95Ms, 'tokens/s': s.throughputTokensPerS, reused: s.reusedTokens, 'vs oracle': s.reuseVsOracle, 'MB loaded': s.bytesLoaded / 1e6, fallbacks: s.fallbacks, 'wrong outputs': s.outputMismatches ?? '' }))));
