@@ -6,3 +6,4 @@ export * from './kv-basics';
 export * from './prefix';
 export * from './exercises';
 export * from './redis-lab';
+export * from './serde-lab';
