@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import { ROOT, setup } from './setup.mjs';
 import { runNotebooks, listNotebooks } from './run-notebooks.mjs';
 
-delete process.env.KVLAB_FAST; // full mode
+// Full mode unless --fast (a quick rehearsal of the whole pipeline with small sizes).
+if (process.argv.includes('--fast')) process.env.KVLAB_FAST = '1';
+else delete process.env.KVLAB_FAST;
 const OUT = path.join('out', 'reproduce');
 const started = Date.now();
 const steps = [];
@@ -29,7 +31,7 @@ const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 step('tensor encodings and codecs (bench:serde)', tsx, ['scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')]);
 step('Redis load throughput and lookup round trips (bench:store)', tsx, ['scripts/bench-store.ts', `--out=${path.join(OUT, 'results', 'store.json')}`]);
 step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
-step('faults and soak (soak)', tsx, ['scripts/soak.ts'], { KVLAB_RESULTS_DIR: path.join(OUT, 'results') });
+step('faults and soak (soak)', tsx, ['scripts/soak.ts', `--out=${path.join(OUT, 'results', 'soak.json')}`, `--docs=${path.join(OUT, 'soak.md')}`]);
 
 say(`\n▶ [${steps.length + 1}] notebooks in full mode`);
 const t0 = Date.now();
