@@ -39,10 +39,14 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'script
     const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions', 'exercises.json') } : {});
     if (record) {
       const cpus = os.cpus();
-      fs.writeFileSync(path.join(ROOT, 'results', 'notebooks.json'), JSON.stringify({
+      // Keep earlier timings of notebooks this run did not execute.
+      const file = path.join(ROOT, 'results', 'notebooks.json');
+      const earlier = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).notebooks : [];
+      const merged = [...earlier.filter((e) => !results.some((r) => r.notebook === e.notebook)), ...results].sort((a, b) => a.notebook.localeCompare(b.notebook));
+      fs.writeFileSync(file, JSON.stringify({
         kind: 'kvlab-notebook-run', date: new Date().toISOString(), fast: Boolean(process.env.KVLAB_FAST && process.env.KVLAB_FAST !== '0'),
         machine: { platform: os.platform(), arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model ?? '', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-        notebooks: results,
+        notebooks: merged,
       }, null, 2) + '\n');
       process.stderr.write('[notebooks] run times written to results/notebooks.json\n');
     }

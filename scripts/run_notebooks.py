@@ -125,7 +125,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="+")
     ap.add_argument("--out", default="out")
-    ap.add_argument("--timeout", type=int, default=int(os.environ.get("KVLAB_CELL_TIMEOUT", "900")))
+    fast = os.environ.get("KVLAB_FAST", "") not in ("", "0", "false")
+    # Full mode runs whole benchmarks in one cell (notebook 05): allow an hour per cell there.
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("KVLAB_CELL_TIMEOUT", "900" if fast else "3600")))
     ap.add_argument("--kernel", default="tslab")
     ap.add_argument("--solutions", help="JSON of reference solutions: run with them filled in, checks strict")
     args = ap.parse_args()
