@@ -24,6 +24,7 @@ import type { KVDtype } from '../serde/types';
 import { sized } from '../runtime/env';
 import { ConfigError, InvalidInputError, StoreUnavailableError, describeValue } from '../runtime/errors';
 import type { PlotlyFigure } from '../runtime/figure';
+import { StoreTimeoutError, withDeadline } from '../store/redis-base';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';
 import { parseByteSize } from '../store/checks';
@@ -179,20 +180,10 @@ function addressOf(client: Redis): string {
   return `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
 }
 
+/** The store's deadline, with a message that says what did not answer. */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreUnavailableError(`${what}: no answer within ${ms} ms`)), ms);
-    timer.unref?.();
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
+  return withDeadline(promise, ms).catch((err: unknown) => {
+    throw err instanceof StoreTimeoutError ? new StoreUnavailableError(`${what}: no answer within ${ms} ms`) : err;
   });
 }
 

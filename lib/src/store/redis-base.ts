@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
 import { BaseStore, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
@@ -308,11 +308,23 @@ export abstract class RedisStoreBase extends BaseStore {
   /** Group input positions by server and hash slot. */
   protected abstract route(keys: readonly string[]): NodeGroup[];
   /** A pipeline whose commands go to `node`. */
-  protected abstract pipeline(node: string): ChainableCommander;
+  /** The ioredis client (standalone or cluster). */
+  abstract readonly client: Redis | Cluster;
+
+  /** A pipeline; ioredis sends a cluster pipeline to the node serving its keys' slots. */
+  protected pipeline(_node: string): ChainableCommander {
+    return this.client.pipeline();
+  }
+
   /** The client's event emitter (for ready/error listeners). */
-  protected abstract emitter(): EventEmitter;
+  protected emitter(): EventEmitter {
+    return this.client;
+  }
+
   /** The client, for commands sent without a pipeline. */
-  protected abstract commands(): RedisCommands;
+  protected commands(): RedisCommands {
+    return this.client;
+  }
 
   /**
    * Resolves `true` once connected (or `false` after `timeoutMs` if not): the store works either way,

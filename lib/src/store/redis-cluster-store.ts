@@ -1,5 +1,4 @@
-import type { EventEmitter } from 'node:events';
-import { Cluster, type ChainableCommander, type ClusterOptions } from 'ioredis';
+import { Cluster, type ClusterOptions } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
 import { ConfigError, InvalidInputError, StoreUnavailableError, describeValue } from '../runtime/errors';
 import { keySlot } from './cluster-slot';
@@ -11,7 +10,6 @@ import {
   resolveCommon,
   withDeadline,
   type NodeGroup,
-  type RedisCommands,
   type RedisCommonOptions,
 } from './redis-base';
 import { optionsFromUrl } from './redis-store';
@@ -139,18 +137,6 @@ export class RedisClusterStore extends RedisStoreBase {
     return [...byNode].map(([node, slots]) => ({ node, slots: [...slots.values()] }));
   }
 
-  protected pipeline(): ChainableCommander {
-    // ioredis sends a cluster pipeline to the node serving its keys' slots (all on one master here).
-    return this.client.pipeline();
-  }
-
-  protected emitter(): EventEmitter {
-    return this.client;
-  }
-
-  protected commands(): RedisCommands {
-    return this.client;
-  }
 
   async health(): Promise<StoreHealth> {
     const t0 = process.hrtime.bigint();

@@ -1,5 +1,4 @@
-import type { EventEmitter } from 'node:events';
-import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../runtime/errors';
 import { assertPositiveInt } from './checks';
 import { memoryWarnings, nodeHealthFromInfo, parseInfo } from './health';
@@ -10,7 +9,6 @@ import {
   resolveCommon,
   withDeadline,
   type NodeGroup,
-  type RedisCommands,
   type RedisCommonOptions,
 } from './redis-base';
 import type { RedisNodeHealth, StoreHealth } from './types';
@@ -133,17 +131,6 @@ export class RedisStore extends RedisStoreBase {
     return [{ node: this.address, slots: [keys.map((_, i) => i)] }];
   }
 
-  protected pipeline(): ChainableCommander {
-    return this.client.pipeline();
-  }
-
-  protected emitter(): EventEmitter {
-    return this.client;
-  }
-
-  protected commands(): RedisCommands {
-    return this.client;
-  }
 
   async health(): Promise<StoreHealth> {
     const t0 = process.hrtime.bigint();
