@@ -80,6 +80,21 @@ describe('store: fault tolerance', function () {
       assert.equal(breaker.allow(), true);
     });
 
+    it('a passing health check closes the circuit at once; a failing one changes nothing', () => {
+      const { breaker, changes } = make();
+      for (let i = 0; i < 3; i++) breaker.failure();
+      breaker.healthCheck(false);
+      assert.equal(breaker.state, 'open');
+      assert.equal(breaker.allow(), false, 'still cooling down');
+      breaker.healthCheck(true);
+      assert.equal(breaker.state, 'closed');
+      assert.equal(breaker.allow(), true);
+      breaker.failure();
+      breaker.failure();
+      assert.equal(breaker.state, 'closed', 'the failure count restarted from zero');
+      assert.deepEqual(changes, ['closed->open', 'open->closed']);
+    });
+
     it('rejects bad settings', () => {
       assert.throws(() => new CircuitBreaker({ failureThreshold: 0 }), { code: 'INVALID_INPUT' });
     });
@@ -147,6 +162,25 @@ describe('store: fault tolerance', function () {
         assert.equal(store.circuit, 'closed');
         assert.ok(performance.now() - t0 < 5000, 'recovered quickly');
         assert.equal((await store.health()).ok, true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('an idle store whose circuit opened is healthy again after the restart without any request', async () => {
+      const store = new RedisStore({ url: server.url, ...options(), circuitBreaker: { failureThreshold: 1, cooldownMs: 60_000 } });
+      try {
+        assert.equal(await store.ready(), true);
+        await server.kill();
+        await store.has([blockHash()]);
+        assert.equal(store.circuit, 'open');
+        assert.equal((await store.health()).ok, false);
+        assert.equal(store.circuit, 'open', 'a failing health check leaves the circuit open');
+        await server.restart();
+        // No operation runs (the cool-down is a minute): only the health check can close the circuit.
+        assert.ok(await eventually(async () => (await store.health()).ok, 5000), 'health is ok once the server is back');
+        assert.equal(store.circuit, 'closed');
+        assert.ok(await eventually(async () => (await store.has([blockHash()]))[0] === false && store.stats().fallbacks === 1, 1000));
       } finally {
         await store.close();
       }

@@ -107,6 +107,20 @@ export class CircuitBreaker {
     if (this._state === 'open') this.openUntil = 0;
   }
 
+  /**
+   * The result of an active health check (one that checked every server, outside the request path).
+   * A passing check closes a circuit that is not closed: without it, an idle store whose circuit
+   * opened would report itself unhealthy until some request happened to probe. A failing check
+   * changes nothing: requests still decide when to open the circuit.
+   */
+  healthCheck(passed: boolean): void {
+    if (!passed || this._state === 'closed') return;
+    this.failures = 0;
+    this.probeInFlight = false;
+    this.cooldown = this.baseCooldown;
+    this.set('closed');
+  }
+
   /** Back to closed, counters cleared. */
   reset(): void {
     this.failures = 0;

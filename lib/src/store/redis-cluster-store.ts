@@ -140,8 +140,7 @@ export class RedisClusterStore extends RedisStoreBase {
 
   async health(): Promise<StoreHealth> {
     const t0 = process.hrtime.bigint();
-    const base = { name: this.name, tier: this.tier, circuit: this.circuit };
-    if (this.closed) return { ...base, ok: false, reachable: false, warnings: [], error: 'store is closed' };
+    if (this.closed) return { name: this.name, tier: this.tier, circuit: this.circuit, ok: false, reachable: false, warnings: [], error: 'store is closed' };
     const warnings: string[] = [];
     let latencyMs: number | undefined;
     let error: string | undefined;
@@ -196,13 +195,16 @@ export class RedisClusterStore extends RedisStoreBase {
       error = (err as Error).message;
       warnings.push(`cluster unreachable (${error}) — lookups are misses and puts are skipped until it is back`);
     }
-    if (this.circuit !== 'closed') warnings.push(`circuit breaker is ${this.circuit}: operations are answered with fallbacks`);
     const reachable = error === undefined && nodes.length > 0 && nodes.every((n) => n.reachable);
+    this.breaker.healthCheck(reachable && cluster?.state === 'ok');
+    if (this.circuit !== 'closed') warnings.push(`circuit breaker is ${this.circuit}: operations are answered with fallbacks`);
     const sum = (f: (n: RedisNodeHealth) => number | undefined): number | undefined =>
       nodes.some((n) => f(n) !== undefined) ? nodes.reduce((s, n) => s + (f(n) ?? 0), 0) : undefined;
     this.observe('health', t0);
     return {
-      ...base,
+      name: this.name,
+      tier: this.tier,
+      circuit: this.circuit,
       ok: reachable && cluster?.state === 'ok' && this.circuit !== 'open',
       reachable,
       latencyMs,

@@ -153,6 +153,7 @@ export class RedisStore extends RedisStoreBase {
       node.error = (err as Error).message;
       warnings.push(`${this.address}: unreachable (${node.error}) — lookups are misses and puts are skipped until it is back`);
     }
+    this.breaker.healthCheck(node.reachable);
     if (this.circuit !== 'closed') warnings.push(`circuit breaker is ${this.circuit}: operations are answered with fallbacks`);
     this.observe('health', t0);
     return {

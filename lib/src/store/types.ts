@@ -110,7 +110,10 @@ export interface RedisNodeHealth {
 export interface StoreHealth {
   name: string;
   tier: string;
-  /** Reachable, cluster (if any) in state ok, circuit not open. */
+  /**
+   * Reachable, cluster (if any) in state ok, circuit not open. A check that finds every server
+   * reachable (and the cluster ok) also closes an open circuit breaker, so an idle store recovers.
+   */
   ok: boolean;
   reachable: boolean;
   /** Round trip of a PING, in milliseconds. */
