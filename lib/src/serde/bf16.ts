@@ -3,8 +3,9 @@
  * decoding is a 16-bit shift and encoding is a shift after round-to-nearest-even on the dropped
  * 16 bits. Finite values may round up to ±Infinity (as in every RNE implementation); NaN stays a
  * (quiet) NaN — without the special case a NaN whose payload sits in the low bits could round to
- * Infinity or truncate to it.
+ * Infinity or truncate to it. Decoding runs the WebAssembly SIMD kernel (kernels.wat) where it loads.
  */
+import { halvesToFp32 } from './kernels';
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
@@ -60,6 +61,11 @@ export function bf16ToFp32(src: Uint16Array, dst: Float32Array): void {
   const n = src.length;
   if (dst.length < n) throw new RangeError(`bf16ToFp32: dst holds ${dst.length} values, src has ${n}`);
   const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
+  const done = halvesToFp32('bf16', src, dst);
+  if (done > 0) {
+    for (let i = done; i < n; i++) out[i] = src[i]! << 16;
+    return;
+  }
   if ((src.byteOffset & 2) !== 0) {
     for (let i = 0; i < n; i++) out[i] = src[i]! << 16;
     return;

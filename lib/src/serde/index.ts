@@ -36,6 +36,8 @@ export {
 } from './container';
 export { type ScaleDtype } from './layout';
 export { crc32c } from './crc32c';
+export { xxh64, xxh64Reference } from './xxh64';
+export { hasWasmKernels, useWasmKernels } from './kernels';
 export { fp32ToFp16, fp16ToFp32, fp32ToFp16Bits, fp16BitsToFp32, fp16BitsFromFp32Bits, hasNativeFloat16, useNativeFloat16 } from './fp16';
 export { fp32ToBf16, bf16ToFp32, fp32ToBf16Bits, bf16BitsToFp32, bf16BitsFromFp32Bits } from './bf16';
 export { quantizeInt8, dequantizeInt8 } from './int8';
