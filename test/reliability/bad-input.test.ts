@@ -116,8 +116,8 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
     // A header that claims an enormous block (consistent header checksum): refused before allocating.
     const huge = encodeKV(block(1));
     huge.writeUInt32LE(2 ** 31, 20);
-    const { crc32c } = await import('../../lib/src/serde');
-    huge.writeUInt32LE(crc32c(huge, 0, 0, 52), 52);
+    const { xxh64 } = await import('../../lib/src/serde');
+    huge.writeBigUInt64LE(xxh64(huge, 0n, 0, 56), 56);
     await rejects('header claiming 2^31 tokens', () => decodeKV(huge), 'CORRUPT_ENTRY', /over the .*-byte limit/);
   });
 

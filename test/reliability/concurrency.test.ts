@@ -64,7 +64,8 @@ describe('reliability: concurrent writers and readers in several processes', fun
     assert.deepEqual(wrong.map((r) => r.id), [], 'every process produced the no-cache output');
 
     // Every key in Redis is a complete, valid entry holding the KV of the block its hash names.
-    const ns = createNamespace({ modelFingerprint: model.fingerprint, kvDtype: serdeBlockCodec({ dtype: 'fp32' }).dtype, kvFormatVersion: 1, blockSize: 16 });
+    const codec = serdeBlockCodec({ dtype: 'fp32' });
+    const ns = createNamespace({ modelFingerprint: model.fingerprint, kvDtype: codec.dtype, kvFormatVersion: codec.formatVersion, blockSize: 16 });
     const expected = new Map<string, KVCacheArrays>();
     for (const p of prompts) {
       const { kv } = await model.prefill(p.tokens);

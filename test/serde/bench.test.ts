@@ -17,7 +17,7 @@ describe('serde: benchmark (smoke)', () => {
     assert.deepEqual(r.encodings.map((e) => e.dtype), [...DTYPES]);
     assert.equal(r.codecs.length, 4);
     assert.equal(r.targets.length, 6);
-    assert.ok(r.baseline.copyMBps > 0 && r.baseline.crc32cMBps > 0);
+    assert.ok(r.baseline.copyMBps > 0 && r.baseline.crc32cMBps > 0 && r.baseline.xxh64MBps > 0);
     for (const e of r.encodings) assert.ok(e.kernel.encodeMBps > 0 && e.container.decodeMBps > 0, e.dtype);
     const fp32 = r.encodings.find((e) => e.dtype === 'fp32')!;
     assert.equal(fp32.quality.maxAbsError, 0);

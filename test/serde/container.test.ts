@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   CODECS,
   DEFAULT_CODEC,
@@ -165,13 +167,38 @@ describe('serde: container round trips', () => {
     assert.deepEqual(Array.from(blob.subarray(0, 4)), [0x89, 0x4b, 0x56, 0x42]);
   });
 
+  it("docs/format.md's worked examples are the bytes encodeKV writes", () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'format.md'), 'utf8');
+    const section = text.slice(text.indexOf('## 9. Worked examples'));
+    // Each dump line: an offset, then two-hex-digit bytes, then the annotation.
+    const dumps = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) =>
+      m[1]!.split('\n').flatMap((line) => {
+        const tokens = line.trim().split(/\s+/);
+        if (!/^\d+$/.test(tokens[0] ?? '')) return [];
+        const bytes: number[] = [];
+        for (const t of tokens.slice(1)) {
+          if (!/^[0-9a-f]{2}$/.test(t)) break;
+          bytes.push(parseInt(t, 16));
+        }
+        return bytes;
+      }),
+    );
+    const kv = new Float32Array([1, -2, 0.5, 4, 1, 1, 1, 1]);
+    const expected = [
+      encodeKV({ layers: 1, kvHeads: 1, headDim: 2, tokens: 2, k: [new Float32Array([1, -2, 0.5, 65504])], v: [new Float32Array([0, -0, 3.140625, -1e-5])] }, { dtype: 'fp16' }),
+      encodeKV({ layers: 1, kvHeads: 1, headDim: 4, tokens: 2, k: [kv], v: [kv.slice()] }, { dtype: 'kivi2', groupSize: 2 }),
+    ];
+    assert.equal(dumps.length, expected.length);
+    dumps.forEach((bytes, i) => assert.deepEqual(bytes, [...expected[i]!], `worked example ${i + 1}`));
+  });
+
   it('formatId and FORMAT_VERSION', () => {
-    assert.equal(FORMAT_VERSION, 1);
-    assert.equal(formatId('fp16'), 'kvlb1-fp16');
-    assert.equal(formatId('fp32'), 'kvlb1-fp32');
-    assert.equal(formatId('int8'), 'kvlb1-int8-g64');
-    assert.equal(formatId('kivi2'), 'kvlb1-kivi2-g32');
-    assert.equal(formatId('kivi4', { groupSize: 16 }), 'kvlb1-kivi4-g16');
+    assert.equal(FORMAT_VERSION, 2);
+    assert.equal(formatId('fp16'), 'kvlb2-fp16');
+    assert.equal(formatId('fp32'), 'kvlb2-fp32');
+    assert.equal(formatId('int8'), 'kvlb2-int8-g64');
+    assert.equal(formatId('kivi2'), 'kvlb2-kivi2-g32');
+    assert.equal(formatId('kivi4', { groupSize: 16 }), 'kvlb2-kivi4-g16');
     assert.equal(new Set(DTYPES.map((d) => formatId(d))).size, DTYPES.length);
   });
 });

@@ -6,7 +6,7 @@ import {
   HEADER_BYTES,
   type KVCodec,
   type KVDtype,
-  crc32c,
+  xxh64,
   decodeKV,
   encodeKV,
   syntheticKV,
@@ -60,7 +60,8 @@ describe('serde: corrupt entries are rejected with typed errors', () => {
     const kivi = blobOf('kivi4');
     const cases: [string, Buffer, 'CORRUPT_ENTRY' | 'UNSUPPORTED_FORMAT'][] = [
       ['magic', edited(blob, (b) => (b[1] = 0x4c)), 'CORRUPT_ENTRY'],
-      ['version 2', edited(blob, (b) => b.writeUInt16LE(2, 4)), 'UNSUPPORTED_FORMAT'],
+      ['version 1 (the 56-byte CRC-32C layout)', edited(blob, (b) => b.writeUInt16LE(1, 4)), 'UNSUPPORTED_FORMAT'],
+      ['version 3', edited(blob, (b) => b.writeUInt16LE(3, 4)), 'UNSUPPORTED_FORMAT'],
       ['version 0', edited(blob, (b) => b.writeUInt16LE(0, 4)), 'UNSUPPORTED_FORMAT'],
       ['dtype id 0', edited(blob, (b) => (b[6] = 0)), 'UNSUPPORTED_FORMAT'],
       ['dtype id 7', edited(blob, (b) => (b[6] = 7)), 'UNSUPPORTED_FORMAT'],
@@ -89,8 +90,10 @@ describe('serde: corrupt entries are rejected with typed errors', () => {
       ['raw length high word', edited(blob, (b) => b.writeUInt32LE(1, 36)), 'CORRUPT_ENTRY'],
       ['payload length − 1', edited(blob, (b) => b.writeUInt32LE(b.readUInt32LE(40) - 1, 40)), 'CORRUPT_ENTRY'],
       ['payload length high word', edited(blob, (b) => b.writeUInt32LE(1, 44)), 'CORRUPT_ENTRY'],
-      ['payload CRC', edited(blob, (b) => (b[48]! ^= 1, b.writeUInt32LE(crc32c(b, 0, 0, 52), 52)), false), 'CORRUPT_ENTRY'],
-      ['header CRC', edited(blob, (b) => (b[52]! ^= 1), false), 'CORRUPT_ENTRY'],
+      ['payload checksum', edited(blob, (b) => (b[48]! ^= 1, b.writeBigUInt64LE(xxh64(b, 0n, 0, 56), 56)), false), 'CORRUPT_ENTRY'],
+      ['payload checksum, high byte', edited(blob, (b) => (b[55]! ^= 0x80, b.writeBigUInt64LE(xxh64(b, 0n, 0, 56), 56)), false), 'CORRUPT_ENTRY'],
+      ['header checksum', edited(blob, (b) => (b[56]! ^= 1), false), 'CORRUPT_ENTRY'],
+      ['header checksum, high byte', edited(blob, (b) => (b[63]! ^= 0x80), false), 'CORRUPT_ENTRY'],
     ];
     for (const [name, b, code] of cases) {
       if (name.includes('checks pass')) {

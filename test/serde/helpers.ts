@@ -6,7 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { KVLabError, type KVLabErrorCode } from '../../lib/src/runtime';
-import { HEADER_BYTES, crc32c, hasNativeFloat16 } from '../../lib/src/serde';
+import { HEADER_BYTES, hasNativeFloat16, xxh64 } from '../../lib/src/serde';
 
 /** A native Float16Array (Node 24+) may canonicalise NaN; the integer path keeps its sign. */
 export const FP16_NAN_SIGN_KEPT = !hasNativeFloat16();
@@ -138,8 +138,8 @@ export function crc32cBitwise(data: Uint8Array): number {
 /** Recompute both checksums of an entry in place, so that a test reaches the checks behind them. */
 export function reseal(blob: Buffer): Buffer {
   if (blob.length >= HEADER_BYTES) {
-    blob.writeUInt32LE(crc32c(blob, 0, HEADER_BYTES, blob.length), 48);
-    blob.writeUInt32LE(crc32c(blob, 0, 0, 52), 52);
+    blob.writeBigUInt64LE(xxh64(blob, 0n, HEADER_BYTES, blob.length), 48);
+    blob.writeBigUInt64LE(xxh64(blob, 0n, 0, 56), 56);
   }
   return blob;
 }

@@ -27,12 +27,12 @@ export function formatSerdeReport(r: SerdeBenchResult): string {
       `${n(r.config.fp32Bytes / 2 ** 20, 2)} MiB fp32${r.config.fast ? ' (KVLAB_FAST)' : ''}`,
   );
   out.push(
-    `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, pako ${r.machine.pako}, native Float16Array: ${r.machine.nativeFloat16Array ? 'yes' : 'no'}, ` +
+    `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, pako ${r.machine.pako}, native Float16Array: ${r.machine.nativeFloat16Array ? 'yes' : 'no'}, WebAssembly kernels: ${r.machine.wasmKernels ? 'yes' : 'no'}, ` +
       `load average ${n(r.machine.loadAverage.start, 1)} → ${n(r.machine.loadAverage.end, 1)}${Math.max(r.machine.loadAverage.start, r.machine.loadAverage.end) > r.machine.cores ? ' (busy machine: speeds are low and noisy)' : ''}`,
   );
   out.push(
     `Baseline Float32Array.set copy: ${n(r.baseline.copyMBps)} MB/s (start ${n(r.baseline.copyStartMBps)}, end ${n(r.baseline.copyEndMBps)}); ` +
-      `CRC-32C: ${n(r.baseline.crc32cMBps)} MB/s`,
+      `checksum XXH64: ${n(r.baseline.xxh64MBps)} MB/s (CRC-32C, format 1's: ${n(r.baseline.crc32cMBps)} MB/s)`,
   );
   out.push('');
   out.push('Encodings (codec none). MB/s of fp32 data; "enc. in" = MB/s of encoded bytes read while decoding; ×copy = kernel speed / memcpy speed');

@@ -6,7 +6,7 @@
  * side by side, not lone absolute numbers):
  * - a baseline: `Float32Array.prototype.set` copying the same fp32 data (a memcpy);
  * - per encoding: the value kernel alone (fp32 ⇄ payload bytes in reused buffers) and the whole
- *   container (encodeKV / decodeKV: allocation, header, CRC-32C, validation);
+ *   container (encodeKV / decodeKV: allocation, header, XXH64 checksums, validation);
  * - per codec and encoding: compression ratio, compress / decompress speed, and the link speed
  *   below which compressing pays off (bytes saved / link speed > codec time);
  * - error statistics of each lossy encoding.
@@ -24,6 +24,8 @@ import {
   type KVShape,
   compareKV,
   crc32c,
+  xxh64,
+  hasWasmKernels,
   decodeKV,
   encodeKV,
   hasNativeFloat16,
@@ -116,7 +118,7 @@ export interface EncodingResult {
     encode: Timing;
     decode: Timing;
   };
-  /** encodeKV / decodeKV (into preallocated arrays): allocation, header, CRC-32C, validation. */
+  /** encodeKV / decodeKV (into preallocated arrays): allocation, header, XXH64 checksums, validation. */
   container: { encodeMBps: number; decodeMBps: number; encode: Timing; decode: Timing };
   quality: { maxAbsError: number; meanAbsError: number; relRmse: number; sqnrDb: number | null; cosine: number; kRelRmse: number; vRelRmse: number };
 }
@@ -184,10 +186,13 @@ export interface SerdeBenchResult {
     v8: string;
     pako: string;
     nativeFloat16Array: boolean;
+    /** The WebAssembly SIMD kernels (fp16/bf16 decode, XXH64) were in use. */
+    wasmKernels: boolean;
     /** 1-minute load average before and after the run: above the core count, other work competed for the CPU. */
     loadAverage: { start: number; end: number };
   };
-  baseline: { copyMBps: number; copyStartMBps: number; copyEndMBps: number; crc32cMBps: number };
+  /** xxh64MBps: the entry checksum (format 2); crc32cMBps: the checksum format 1 used, for comparison. */
+  baseline: { copyMBps: number; copyStartMBps: number; copyEndMBps: number; xxh64MBps: number; crc32cMBps: number };
   encodings: EncodingResult[];
   codecs: CodecResult[];
   targets: TargetResult[];
@@ -252,6 +257,7 @@ function machineInfo(loadStart: number): SerdeBenchResult['machine'] {
     v8: process.versions.v8,
     pako: pakoVersion(),
     nativeFloat16Array: hasNativeFloat16(),
+    wasmKernels: hasWasmKernels(),
     loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0]!, 2) },
   };
 }
@@ -302,6 +308,7 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
   const copyStart = mbps(fp32Bytes, measure(copy, minTimeMs, rounds).medianMs);
   const fp16Blob = encodeKV(data, { dtype: 'fp16' });
   const crcMBps = mbps(fp16Blob.length, measure(() => crc32c(fp16Blob), minTimeMs, rounds).medianMs);
+  const xxhMBps = mbps(fp16Blob.length, measure(() => xxh64(fp16Blob), minTimeMs, rounds).medianMs);
   step('baseline');
 
   const encodings: EncodingResult[] = [];
@@ -416,7 +423,7 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
       units: 'MB/s = 10^6 bytes/s of fp32 data unless the field says otherwise; times in ms per call',
     },
     machine: machineInfo(loadStart),
-    baseline: { copyMBps: round(copyMBps, 1), copyStartMBps: round(copyStart, 1), copyEndMBps: round(copyEnd, 1), crc32cMBps: round(crcMBps, 1) },
+    baseline: { copyMBps: round(copyMBps, 1), copyStartMBps: round(copyStart, 1), copyEndMBps: round(copyEnd, 1), xxh64MBps: round(xxhMBps, 1), crc32cMBps: round(crcMBps, 1) },
     encodings,
     codecs: codecResults,
     targets: targets(encodings),

@@ -27,7 +27,7 @@ import { NoCacheConnector, PrefixCacheConnector } from '../engine/connector';
 import { serdeBlockCodec } from '../engine/codec';
 import type { ServeRequest } from '../engine/types';
 import { hashBlocks } from '../hashing/block-hash';
-import { crc32c } from '../serde/crc32c';
+import { xxh64 } from '../serde/xxh64';
 import { HEADER_BYTES, decodeKV, encodeKV, verifyKV } from '../serde/container';
 import { createStore } from '../store/factory';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
@@ -171,8 +171,8 @@ export interface SoakResult {
 // ---------------------------------------------------------------------------------------------
 // Damaging entries
 
-function recomputeHeaderCrc(buf: Buffer): void {
-  buf.writeUInt32LE(crc32c(buf, 0, 0, 52), 52);
+function recomputeHeaderChecksum(buf: Buffer): void {
+  buf.writeBigUInt64LE(xxh64(buf, 0n, 0, 56), 56);
 }
 
 /**
@@ -219,7 +219,7 @@ export function mutateEntry(value: Buffer, kind: MutationKind, rng: SeededRng): 
       const field = [8, 12, 16, 20][rng.int(4)]!;
       const old = out.readUInt32LE(field);
       out.writeUInt32LE(old === 1 ? 2 : old - 1 - rng.int(Math.max(1, old - 1)), field);
-      recomputeHeaderCrc(out);
+      recomputeHeaderChecksum(out);
       return out;
     }
     case 'other-shape': {

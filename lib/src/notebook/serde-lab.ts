@@ -1400,7 +1400,7 @@ export function hexDump(blob: Uint8Array, start = 0, length = 80): string {
   return lines.join('\n');
 }
 
-/** The 56-byte header of an entry, field by field: offset, raw bytes and what readKVHeader makes of them. */
+/** The 64-byte header of an entry, field by field: offset, raw bytes and what readKVHeader makes of them. */
 export function headerTable(blob: Uint8Array): SerdeTableRow[] {
   assertBytes(blob, 'headerTable');
   const h = readKVHeader(blob);
@@ -1419,8 +1419,8 @@ export function headerTable(blob: Uint8Array): SerdeTableRow[] {
     f(29, 3, 'reserved', 'must be 0'),
     f(32, 8, 'raw payload length', h.rawLength),
     f(40, 8, 'stored payload length', h.payloadLength),
-    f(48, 4, 'payload CRC-32C', `0x${h.payloadCrc32c.toString(16).padStart(8, '0')}`),
-    f(52, 4, 'header CRC-32C', `0x${h.headerCrc32c.toString(16).padStart(8, '0')}`),
+    f(48, 8, 'payload XXH64', `0x${h.payloadChecksum.toString(16).padStart(16, '0')}`),
+    f(56, 8, 'header XXH64', `0x${h.headerChecksum.toString(16).padStart(16, '0')}`),
     { offset: HEADER_BYTES, size: h.payloadLength, field: 'payload', bytes: `${hex(blob, HEADER_BYTES, HEADER_BYTES + 8)} …`, value: `${h.payloadLength} bytes` },
   ];
 }
@@ -1451,7 +1451,7 @@ export interface CorruptionCase {
   offset: number;
 }
 
-/** Damage at chosen places of an entry: magic, version, dtype, tokens, header CRC, payload start/middle/end. */
+/** Damage at chosen places of an entry: magic, version, dtype, tokens, header checksum, payload start/middle/end. */
 export function defaultCorruptionCases(blob: Uint8Array): CorruptionCase[] {
   assertBytes(blob, 'defaultCorruptionCases');
   if (blob.length <= HEADER_BYTES) throw new InvalidInputError(`an entry has more than ${HEADER_BYTES} bytes, got ${blob.length}`);
@@ -1461,7 +1461,7 @@ export function defaultCorruptionCases(blob: Uint8Array): CorruptionCase[] {
     { where: 'format version', offset: 4 },
     { where: 'dtype id', offset: 6 },
     { where: 'tokens field', offset: 20 },
-    { where: 'header CRC', offset: 52 },
+    { where: 'header checksum', offset: 56 },
     { where: 'first payload byte', offset: HEADER_BYTES },
     { where: 'middle of the payload', offset: HEADER_BYTES + Math.floor(payload / 2) },
     { where: 'last payload byte', offset: blob.length - 1 },

@@ -1,5 +1,5 @@
 /**
- * Encoding and decoding of KV entries: one Buffer = the 56-byte header (header.ts) + the payload
+ * Encoding and decoding of KV entries: one Buffer = the 64-byte header (header.ts) + the payload
  * (payload.ts), optionally compressed (codecs.ts). docs/format.md describes the bytes.
  *
  * Decoding checks everything before trusting anything, and throws CorruptEntryError (damaged or
@@ -8,7 +8,7 @@
  */
 import { InvalidInputError, ModelMismatchError, describeValue } from '../runtime';
 import { type KVCodec, compressPayload, decompressPayload, isCodec } from './codecs';
-import { crc32c } from './crc32c';
+import { xxh64 } from './xxh64';
 import { assertLittleEndianHost } from './endian';
 import { DEFAULT_HEADER_READ_OPTIONS, FORMAT_VERSION, HEADER_BYTES, type HeaderReadOptions, verifyKV, writeHeader } from './header';
 import { type ScaleDtype, payloadBytes } from './layout';
@@ -188,20 +188,20 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
 
   const rawLength = payloadBytes(block, dtype, groupSize, scaleDtype);
   let out: Buffer;
-  let payloadCrc: number;
+  let payloadChecksum: bigint;
   if (codec === 'none') {
     out = Buffer.allocUnsafe(HEADER_BYTES + rawLength);
     writePayload(block, dtype, groupSize, scaleDtype, out.subarray(HEADER_BYTES));
-    payloadCrc = crc32c(out, 0, HEADER_BYTES, out.length);
+    payloadChecksum = xxh64(out, 0n, HEADER_BYTES, out.length);
   } else {
     const raw = scratchBytes('raw', rawLength);
     writePayload(block, dtype, groupSize, scaleDtype, raw);
     const stored = compressPayload(codec, raw, valueWidth(dtype), level);
     out = Buffer.allocUnsafe(HEADER_BYTES + stored.length);
     out.set(stored, HEADER_BYTES);
-    payloadCrc = crc32c(stored);
+    payloadChecksum = xxh64(stored);
   }
-  writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadCrc });
+  writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadChecksum });
   return out;
 }
 
