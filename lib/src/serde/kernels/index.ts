@@ -7,8 +7,14 @@
  */
 import { KERNELS_WASM_BASE64 } from './kernels-wasm';
 
+/** The parts of the WebAssembly API used here (the lib's build has no DOM typings). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
 interface KernelExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer };
   fp16_to_fp32(src: number, dst: number, groups: number): void;
   bf16_to_fp32(src: number, dst: number, groups: number): void;
   xxh64_init(st: number, seed: bigint): void;
@@ -30,9 +36,11 @@ interface Loaded {
 }
 
 function load(): Loaded | undefined {
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (wasm === undefined) return undefined;
   try {
-    const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-    const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+    const module = new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    const exports = new wasm.Instance(module, {}).exports as KernelExports;
     return { exports, bytes: new Uint8Array(exports.memory.buffer) };
   } catch {
     return undefined; // no WebAssembly SIMD here: the JavaScript loops take over
