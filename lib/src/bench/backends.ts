@@ -9,7 +9,7 @@
  * be loaded (e.g. valkey-glide's native binary missing) or a server that cannot start (no `memcached`
  * on the PATH) is reported as unavailable with the reason, and the rest still runs.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -19,7 +19,8 @@ import { isFastMode } from '../runtime/env';
 import { libVersion, packageVersion } from '../runtime/versions';
 import { InvalidInputError } from '../runtime/errors';
 import { progress, type ProgressOptions } from '../runtime/progress';
-import { startEmbeddedRedis, freeLoopbackPort, type EmbeddedRedis } from '../store/embedded-redis';
+import { freeLoopbackPort, startLoopbackServer } from '../runtime/loopback-server';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
 import { MemoryStore } from '../store/memory-store';
 import { RedisClusterStore } from '../store/redis-cluster-store';
 import { RedisStore } from '../store/redis-store';
@@ -279,66 +280,15 @@ export interface MemcachedServer {
  */
 export async function startMemcached(extraArgs: string[] = []): Promise<MemcachedServer> {
   const port = await freeLoopbackPort();
-  const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...(process.getuid?.() === 0 ? ['-u', 'root'] : []), ...extraArgs];
-  const proc: ChildProcess = spawn('memcached', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const failed = new Promise<never>((_, reject) => {
-    proc.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'ENOENT' ? "'memcached' not found: install it (apt-get install memcached / brew install memcached)" : `could not start memcached: ${err.message}`)),
-    );
-    proc.once('exit', (code) => reject(new Error(`memcached exited (code ${code}) on start: ${stderr.trim().slice(0, 300)}`)));
-  });
-  failed.catch(() => undefined);
-  const deadline = Date.now() + 10_000;
-  const up = (async (): Promise<void> => {
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect({ port, host: '127.0.0.1' }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error(`memcached did not accept connections on port ${port}`);
-      await new Promise((r) => setTimeout(r, 30));
-    }
-  })();
-  try {
-    await Promise.race([up, failed]);
-  } catch (err) {
-    proc.kill('SIGKILL');
-    throw err;
-  }
-  proc.removeAllListeners('exit');
-  proc.removeAllListeners('error');
-  proc.on('error', () => undefined);
-  proc.unref();
-  (proc.stderr as { unref?: () => void } | null)?.unref?.();
-  const killOnExit = (): void => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  let stopped: Promise<void> | undefined;
-  return {
+  const server = await startLoopbackServer({
+    command: 'memcached',
+    args: ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...(process.getuid?.() === 0 ? ['-u', 'root'] : []), ...extraArgs],
     port,
-    args: ['-l', '127.0.0.1', '-U', '0', ...extraArgs],
-    pid: proc.pid,
-    stop(): Promise<void> {
-      process.off('exit', killOnExit);
-      stopped ??= new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const killer = setTimeout(() => proc.kill('SIGKILL'), 3000);
-        proc.once('exit', () => {
-          clearTimeout(killer);
-          resolve();
-        });
-        proc.kill('SIGTERM');
-      });
-      return stopped;
-    },
-  };
+    startTimeoutMs: 10_000,
+    notInstalled: "'memcached' not found: install it (apt-get install memcached / brew install memcached)",
+    makeError: (message, cause) => new Error(message, cause === undefined ? undefined : { cause }),
+  });
+  return { port, args: ['-l', '127.0.0.1', '-U', '0', ...extraArgs], pid: server.pid, stop: () => server.stop() };
 }
 
 type MetaReply = { line: string; value?: Buffer };
