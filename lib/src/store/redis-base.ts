@@ -6,6 +6,7 @@ import type { BlockHash } from '../hashing/types';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
 import { BaseStore, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import type { BulkConnection } from './resp/bulk-connection';
 import { assertHashes, assertKeyPart, assertPositiveInt, checkEntries, MiB } from './checks';
 import type {
   CircuitState,
@@ -108,6 +109,8 @@ export interface PlannedCommand {
   add(p: ChainableCommander): void;
   /** Or send it directly (used when `NodePlan.direct`). */
   send?: DirectSend;
+  /** The same command as raw arguments, for the bulk read connection (used when `NodePlan.bulk`). */
+  args?: readonly (string | Buffer)[];
 }
 
 /**
@@ -122,6 +125,8 @@ export interface NodePlan {
   direct?: boolean;
   /** Bytes the plan is expected to move (extends its deadline). */
   bytes?: number;
+  /** A read whose commands all carry `args`: it may go over the store's bulk read connection. */
+  bulk?: boolean;
 }
 
 /** Input positions grouped by server, then by hash slot (multi-key commands stay within a slot). */
@@ -409,15 +414,18 @@ export abstract class RedisStoreBase extends BaseStore {
       const plans: NodePlan[] = this.route(keys).map((g) => {
         const commands: PlannedCommand[] = [];
         if (refresh) {
-          for (const i of g.slots.flat()) commands.push({ indices: [i], add: (p) => void p.getexBuffer(keys[i]!, 'EX', ttl) });
+          for (const i of g.slots.flat()) {
+            commands.push({ indices: [i], add: (p) => void p.getexBuffer(keys[i]!, 'EX', ttl), args: ['GETEX', keys[i]!, 'EX', String(ttl)] });
+          }
         } else {
           for (const slot of g.slots) {
             for (const part of chunk(slot, this.mgetBatchSize)) {
-              commands.push({ indices: part, add: (p) => void p.mgetBuffer(part.map((i) => keys[i]!)) });
+              const partKeys = part.map((i) => keys[i]!);
+              commands.push({ indices: part, add: (p) => void p.mgetBuffer(partKeys), args: ['MGET', ...partKeys] });
             }
           }
         }
-        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0) };
+        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), bulk: true };
       });
       let serverErrors = 0;
       const { outcomes, partial } = await this.execute('get', plans);
@@ -607,7 +615,20 @@ export abstract class RedisStoreBase extends BaseStore {
     this.avgValueBytes = this.avgValueBytes === 0 ? mean : 0.7 * this.avgValueBytes + 0.3 * mean;
   }
 
+  /**
+   * The lean connection that reads large values from `node` ({@link BulkConnection}), if this store
+   * uses one; by default none, and every command goes through ioredis.
+   */
+  protected bulkConnection(_node: string): BulkConnection | undefined {
+    return undefined;
+  }
+
   private async runPlan(plan: NodePlan): Promise<Outcome[]> {
+    const bulk = plan.bulk ? this.bulkConnection(plan.node) : undefined;
+    if (bulk && plan.commands.every((c) => c.args)) {
+      const replies = await bulk.send(plan.commands.map((c) => c.args!));
+      return replies.map((reply, i) => (reply instanceof Error ? { cmd: plan.commands[i]!, err: reply, reply: null } : { cmd: plan.commands[i]!, err: null, reply }));
+    }
     if (plan.direct && plan.commands.every((c) => c.send)) {
       const client = this.commands();
       return Promise.all(
