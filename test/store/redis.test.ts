@@ -153,8 +153,22 @@ describe('store: RedisStore', function () {
       await proxy.close();
     });
 
-    it('get batches MGETs of mgetBatchSize keys', async () => {
+    it('get sends one GET per block over the bulk connection, all in one round trip', async () => {
       const store = await make({ mgetBatchSize: 10 });
+      const hs = hashes(25);
+      await store.put(hs.map((hash) => ({ hash, value: Buffer.from(hash) })));
+      await server.cli('CONFIG', 'RESETSTAT');
+      const rt0 = store.stats().roundTrips;
+      const got = await store.get(hs);
+      assert.ok(got.every((v, i) => v?.toString() === hs[i]));
+      assert.equal(store.stats().roundTrips - rt0, 1);
+      const calls = commandCalls(await server.cli('INFO', 'commandstats'));
+      assert.equal(calls.get, 25);
+      assert.equal(calls.mget, undefined);
+    });
+
+    it('without the bulk connection, get batches MGETs of mgetBatchSize keys', async () => {
+      const store = await make({ mgetBatchSize: 10, bulkReads: false });
       const hs = hashes(25);
       await store.put(hs.map((hash) => ({ hash, value: Buffer.from(hash) })));
       await server.cli('CONFIG', 'RESETSTAT');

@@ -160,7 +160,7 @@ describe('store: RedisStore reads over the bulk connection', function () {
     await server?.stop();
   });
 
-  it('by default: values come over the bulk connection (its last command is the MGET); bulkReads: false uses ioredis only', async () => {
+  it('by default: values come over the bulk connection (GETs there); bulkReads: false: MGET through ioredis', async () => {
     for (const bulkReads of [true, false]) {
       const store = new RedisStore({ url: server.url, namespace: uniqueNamespace(), bulkReads, name: `bulk-${bulkReads}` });
       try {
@@ -170,13 +170,46 @@ describe('store: RedisStore reads over the bulk connection', function () {
         await store.put([{ hash: h, value: Buffer.from('value') }]);
         await server.cli('CONFIG', 'RESETSTAT');
         assert.deepEqual(await store.get([h, blockHash()]), [Buffer.from('value'), undefined]);
-        assert.equal(commandCalls(await server.cli('INFO', 'commandstats')).mget, 1);
+        const calls = commandCalls(await server.cli('INFO', 'commandstats'));
+        assert.deepEqual([calls.get, calls.mget], bulkReads ? [2, undefined] : [undefined, 1]);
         const clients = await server.cli('CLIENT', 'LIST');
-        assert.equal(/name=kvlab-bulk-true:bulk [^\n]*cmd=mget/.test(clients), bulkReads, clients);
+        assert.equal(/name=kvlab-bulk-true:bulk [^\n]*cmd=get/.test(clients), bulkReads, clients);
         assert.equal(/name=kvlab-bulk-false [^\n]*cmd=mget/.test(clients), !bulkReads, clients);
       } finally {
         await store.close();
       }
+    }
+  });
+
+  it('streams: onValue sees the first block while later ones are still on the wire', async () => {
+    const store = new RedisStore({ url: server.url, namespace: uniqueNamespace(), mgetBatchSize: 1 });
+    try {
+      assert.equal(await store.ready(), true);
+      const hs = [0, 1, 2, 3, 4, 5, 6, 7].map(() => blockHash());
+      await store.put(hs.map((hash, i) => ({ hash, value: Buffer.alloc(1024 * 1024, i) })));
+      // Socket reads land in a 1 MiB buffer, so the 8 MiB of replies take several reads: the value of
+      // block 0 is handed out after the read that completes it, before the last byte of block 7.
+      const order: number[] = [];
+      let seenWhenFirst = -1;
+      const got = await store.get(hs, {
+        onValue: (i) => {
+          if (i === 0) seenWhenFirst = order.length;
+          order.push(i);
+        },
+      });
+      assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.equal(seenWhenFirst, 0);
+      assert.ok(got.every((v, i) => v?.[0] === i && v.length === 1024 * 1024));
+      // Block 0 was handed out before block 7's reply had arrived: the handler ran between reads.
+      let pendingAtFirst = -1;
+      await store.get(hs, {
+        onValue: (i) => {
+          if (i === 0) pendingAtFirst = (store as unknown as { bulk: { waiting: unknown[] } }).bulk.waiting.length;
+        },
+      });
+      assert.ok(pendingAtFirst > 0, `replies still awaited when block 0 was handed out: ${pendingAtFirst}`);
+    } finally {
+      await store.close();
     }
   });
 });

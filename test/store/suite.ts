@@ -87,6 +87,38 @@ export function describeStoreSuite(name: string, factory: () => Promise<KVStore>
       });
     });
 
+    it('onValue sees every value found exactly once, at its position, before get resolves; a throwing onValue costs nothing', async () => {
+      const present = hashes(40);
+      const absent = hashes(5);
+      const values = present.map((_, i) => randomBuffer(i % 3 === 0 ? 70_000 : 100 + i));
+      await store.put(present.map((hash, i) => ({ hash, value: values[i]! })));
+      const query = [...present.slice(0, 20), ...absent, ...present.slice(20), present[0]!];
+      const seen = new Map<number, Buffer>();
+      let resolved = false;
+      const pending = store.get(query, {
+        onValue: (i, v) => {
+          assert.equal(resolved, false, 'called before get resolves');
+          assert.equal(seen.has(i), false, `position ${i} seen once`);
+          seen.set(i, v);
+        },
+      });
+      const got = await pending.finally(() => (resolved = true));
+      assert.equal(seen.size, got.filter((v) => v !== undefined).length);
+      got.forEach((v, i) => assert.equal(seen.get(i), v, `position ${i}: the same Buffer as returned`));
+      query.forEach((h, i) => {
+        const idx = present.indexOf(h);
+        assert.ok(idx < 0 ? !seen.has(i) : seen.get(i)!.equals(values[idx]!), `position ${i}`);
+      });
+      const errorsBefore = store.stats().errors;
+      const again = await store.get(present.slice(0, 3), {
+        onValue: () => {
+          throw new Error('caller bug');
+        },
+      });
+      assert.ok(again.every((v, i) => v?.equals(values[i]!)), 'values still returned');
+      assert.ok(store.stats().errors > errorsBefore, 'the throws are counted');
+    });
+
     it('writes set-if-absent: the first value wins, later puts report exists', async () => {
       const [a, b] = hashes(2) as [string, string];
       assert.deepEqual((await store.put([{ hash: a, value: Buffer.from('first') }])).statuses, ['stored']);

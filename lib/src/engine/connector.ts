@@ -156,7 +156,18 @@ export class PrefixCacheConnector implements KVConnector {
   async load(request: ServeRequest, match: MatchResult): Promise<LoadResult> {
     const hashes = (match.handle as string[]).slice(0, match.matchedTokens / this.blockSize);
     if (hashes.length === 0) return NO_LOAD;
-    const values = await this.store.get(hashes);
+    // Each block is decoded as soon as it arrives, while the next ones are still on the wire.
+    const decoded: (KVCacheArrays | Error | undefined)[] = [];
+    const decode = (i: number, v: Buffer): KVCacheArrays | Error => {
+      try {
+        const part = this.codec.decode(v, this.model.fingerprint, i * this.blockSize);
+        checkBlockShape(part, this.model, this.blockSize);
+        return part;
+      } catch (err) {
+        return err as Error;
+      }
+    };
+    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = decode(i, v)) });
     const parts = [];
     let bytes = 0;
     let fallbacks = 0;
@@ -166,16 +177,14 @@ export class PrefixCacheConnector implements KVConnector {
         fallbacks++; // evicted or failed between lookup and load: recompute from here
         break;
       }
-      try {
-        const part = this.codec.decode(v, this.model.fingerprint, i * this.blockSize);
-        checkBlockShape(part, this.model, this.blockSize);
-        parts.push(part);
-        bytes += v.byteLength;
-      } catch {
+      const part = decoded[i] ?? decode(i, v);
+      if (part instanceof Error) {
         fallbacks++; // corrupt entry: a miss from here on, and gone from the store
         await this.store.delete([hashes[i]!]);
         break;
       }
+      parts.push(part);
+      bytes += v.byteLength;
     }
     if (parts.length === 0) return { tokens: 0, bytes, fallbacks };
     const kv = KVCacheClass.fromArrays(joinArrays(parts));

@@ -53,6 +53,24 @@ export interface ValidationOutcome {
   hookErrors: number;
 }
 
+/**
+ * Hand every value not yet handed out to `onValue` (see `GetOptions.onValue`); `delivered` marks
+ * positions a store already streamed. @returns how many calls threw (counted as `validate` errors).
+ */
+export function deliverValues(values: readonly (Buffer | undefined)[], onValue: GetOptions['onValue'], delivered?: readonly boolean[]): number {
+  if (!onValue) return 0;
+  let thrown = 0;
+  values.forEach((v, i) => {
+    if (v === undefined || delivered?.[i]) return;
+    try {
+      onValue(i, v);
+    } catch {
+      thrown++;
+    }
+  });
+  return thrown;
+}
+
 export async function runValidate(
   hook: ValidateHook | undefined,
   hashes: readonly BlockHash[],

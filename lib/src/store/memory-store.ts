@@ -1,5 +1,5 @@
 import type { BlockHash } from '../hashing/types';
-import { BaseStore, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
+import { BaseStore, deliverValues, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
 import { assertHashes, assertPositiveInt, checkEntries, MiB } from './checks';
 import type { GetOptions, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
@@ -100,6 +100,7 @@ export class MemoryStore extends BaseStore {
       }
       this.countError('get', 'validate', outcome.hookErrors);
     }
+    this.countError('get', 'validate', deliverValues(values, options?.onValue));
     this.countLookup('get', values, (v) => v !== undefined);
     this.countRead(values);
     this.observe('get', t0);

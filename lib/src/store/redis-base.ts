@@ -4,7 +4,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
-import { BaseStore, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
+import { BaseStore, deliverValues, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import type { BulkConnection } from './resp/bulk-connection';
 import { assertHashes, assertKeyPart, assertPositiveInt, checkEntries, MiB } from './checks';
@@ -49,8 +49,9 @@ export interface RedisCommonOptions extends BaseStoreOptions {
    */
   maxValueBytes?: number;
   /**
-   * Keys per `MGET` command; a `get` sends all of its `MGET`s in one pipeline. Bounds the size of
-   * one reply (16 × 8 MiB = 128 MiB at most). @default 16
+   * Keys per `MGET` command when reads go through ioredis (a cluster, or `bulkReads: false`); a `get`
+   * sends all of its `MGET`s in one pipeline. Bounds the size of one reply (16 × 8 MiB = 128 MiB at
+   * most). Reads over the bulk connection send one `GET` per block instead. @default 16
    */
   mgetBatchSize?: number;
   /**
@@ -127,6 +128,8 @@ export interface NodePlan {
   bytes?: number;
   /** A read whose commands all carry `args`: it may go over the store's bulk read connection. */
   bulk?: boolean;
+  /** Sees each reply as it arrives (bulk reads only; must not throw). */
+  onReply?: (cmd: PlannedCommand, reply: unknown) => void;
 }
 
 /** Input positions grouped by server, then by hash slot (multi-key commands stay within a slot). */
@@ -410,6 +413,25 @@ export abstract class RedisStoreBase extends BaseStore {
     const keys = hashes.map((h) => this.keyFor(h));
     const refresh = this.ttlSeconds > 0 && this.refreshTtlOnHit;
     const ttl = this.ttlSeconds;
+    const onValue = options?.onValue;
+    const delivered: boolean[] = [];
+    let thrown = 0;
+    // Streams values to `onValue` as replies arrive (bulk reads); the rest are handed out at the end.
+    const onReply = onValue
+      ? (cmd: PlannedCommand, reply: unknown): void => {
+          const replies = cmd.indices.length === 1 && !Array.isArray(reply) ? [reply] : (reply as unknown[]);
+          cmd.indices.forEach((i, j) => {
+            const v = replies[j];
+            if (!Buffer.isBuffer(v)) return;
+            delivered[i] = true;
+            try {
+              onValue(i, v);
+            } catch {
+              thrown++;
+            }
+          });
+        }
+      : undefined;
     await this.run('get', async () => {
       const plans: NodePlan[] = this.route(keys).map((g) => {
         const commands: PlannedCommand[] = [];
@@ -417,6 +439,10 @@ export abstract class RedisStoreBase extends BaseStore {
           for (const i of g.slots.flat()) {
             commands.push({ indices: [i], add: (p) => void p.getexBuffer(keys[i]!, 'EX', ttl), args: ['GETEX', keys[i]!, 'EX', String(ttl)] });
           }
+        } else if (this.bulkConnection(g.node)) {
+          // The bulk connection hands each reply out as it arrives: one GET per block (still one
+          // round trip) lets a caller decode block i while block i+1 is on the wire.
+          for (const i of g.slots.flat()) commands.push({ indices: [i], add: (p) => void p.getBuffer(keys[i]!), args: ['GET', keys[i]!] });
         } else {
           for (const slot of g.slots) {
             for (const part of chunk(slot, this.mgetBatchSize)) {
@@ -425,7 +451,7 @@ export abstract class RedisStoreBase extends BaseStore {
             }
           }
         }
-        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), bulk: true };
+        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), bulk: true, onReply };
       });
       let serverErrors = 0;
       const { outcomes, partial } = await this.execute('get', plans);
@@ -456,6 +482,8 @@ export abstract class RedisStoreBase extends BaseStore {
         await this.removeKeys('delete', outcome.corrupt.map((h) => this.keyFor(h)));
       }
     }
+    thrown += deliverValues(values, onValue, delivered);
+    this.countError('get', 'validate', thrown);
     this.noteValueSizes(values);
     this.countLookup('get', values, (v) => v !== undefined);
     this.countRead(values);
@@ -626,7 +654,11 @@ export abstract class RedisStoreBase extends BaseStore {
   private async runPlan(plan: NodePlan): Promise<Outcome[]> {
     const bulk = plan.bulk ? this.bulkConnection(plan.node) : undefined;
     if (bulk && plan.commands.every((c) => c.args)) {
-      const replies = await bulk.send(plan.commands.map((c) => c.args!));
+      const onReply = plan.onReply;
+      const replies = await bulk.send(
+        plan.commands.map((c) => c.args!),
+        onReply && ((i, reply) => !(reply instanceof Error) && onReply(plan.commands[i]!, reply)),
+      );
       return replies.map((reply, i) => (reply instanceof Error ? { cmd: plan.commands[i]!, err: reply, reply: null } : { cmd: plan.commands[i]!, err: null, reply }));
     }
     if (plan.direct && plan.commands.every((c) => c.send)) {

@@ -78,8 +78,9 @@ export function optionsFromUrl(parsed: ParsedStoreUrl): RedisCommonOptions & { h
  *   eviction removes a whole block or nothing. Values above `maxValueBytes` (8 MiB) are rejected with
  *   `ValueTooLargeError`, never split.
  * - `put` is `SET … [EX ttl] NX`: concurrent writers of one block are harmless.
- * - `has` of n blocks is one round trip (a pipeline of n `EXISTS`), `get` one round trip of `MGET`s
- *   (or of `GETEX … EX ttl` that also refreshes the TTL of hits).
+ * - `has` of n blocks is one round trip (a pipeline of n `EXISTS`), `get` one round trip of n `GET`s
+ *   over the bulk read connection (`MGET`s through ioredis with `bulkReads: false`), or of
+ *   `GETEX … EX ttl` that also refreshes the TTL of hits.
  * - Every operation has a deadline; failures, timeouts and an open circuit breaker give misses /
  *   no-op writes and count a fallback — nothing is thrown to the caller; the ioredis client
  *   reconnects by itself and the breaker lets traffic through again.

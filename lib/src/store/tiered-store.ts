@@ -1,6 +1,6 @@
 import type { BlockHash } from '../hashing/types';
 import { ConfigError } from '../runtime/errors';
-import { BaseStore, summarizePut, type BaseStoreOptions } from './base-store';
+import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
 import { assertHashes, checkEntries } from './checks';
 import { MemoryStore, type MemoryStoreOptions } from './memory-store';
 import { mergeExpositions } from './metrics';
@@ -88,12 +88,23 @@ export class TieredStore extends BaseStore {
     if (hashes.length === 0) return [];
     const t0 = process.hrtime.bigint();
     const hook = this.validatorFor(options);
+    const onValue = options?.onValue;
+    const delivered: boolean[] = [];
     const values = await this.l1.get(hashes, { validate: hook ?? null });
     const l1Hits = values.filter((v) => v !== undefined).length;
+    let thrown = deliverValues(values, onValue);
+    values.forEach((v, i) => (delivered[i] = v !== undefined));
     const missing = values.flatMap((v, i) => (v === undefined ? [i] : []));
     let l2Hits = 0;
     if (missing.length) {
-      const found = await this.l2.get(missing.map((i) => hashes[i]!), hook ? { validate: hook } : undefined);
+      // L2 streams its values straight through (mapped back to positions in `hashes`).
+      const stream = onValue
+        ? (j: number, v: Buffer): void => {
+            delivered[missing[j]!] = true;
+            onValue(missing[j]!, v);
+          }
+        : undefined;
+      const found = await this.l2.get(missing.map((i) => hashes[i]!), { ...(hook ? { validate: hook } : {}), ...(stream ? { onValue: stream } : {}) });
       const promote: StoreEntry[] = [];
       found.forEach((v, j) => {
         if (v === undefined) return;
@@ -107,6 +118,8 @@ export class TieredStore extends BaseStore {
         this.promoted += r.stored;
       }
     }
+    thrown += deliverValues(values, onValue, delivered);
+    this.countError('get', 'validate', thrown);
     this.countTiers('get', hashes.length, l1Hits, l2Hits);
     this.countRead(values);
     this.observe('get', t0);

@@ -41,6 +41,15 @@ export type ValidateHook = (value: Buffer, hash: BlockHash) => boolean | void | 
 export interface GetOptions {
   /** Overrides the store's own `validate` hook for this call (`null` disables it). */
   validate?: ValidateHook | null;
+  /**
+   * Called once for each value found, with its position in `hashes`, as soon as the store has it.
+   * RedisStore calls it while later replies are still arriving, so a caller can decode block i while
+   * block i+1 is on the wire; other stores call it just before `get` resolves. The array `get`
+   * resolves to stays the answer: a value seen here may be missing there (its batch failed or timed
+   * out, or the validate hook rejected it). An exception thrown here is caught and counted as a
+   * `validate` error; the value is still returned.
+   */
+  onValue?: (index: number, value: Buffer) => void;
 }
 
 /** The operations the stores instrument (label `op` of the metrics). */

@@ -56,10 +56,17 @@ export class BulkConnection {
   /**
    * Send the commands back to back; resolves with one reply per command, in order (an error reply
    * is a {@link RespReplyError} in its place). Rejects if the connection fails before every reply.
+   * `onReply` sees each reply as soon as it is parsed, between socket reads — while the server is
+   * still sending the next ones.
    */
-  async send(commands: readonly (readonly (string | Buffer)[])[]): Promise<RespReply[]> {
+  async send(commands: readonly (readonly (string | Buffer)[])[], onReply?: (index: number, reply: RespReply) => void): Promise<RespReply[]> {
     const socket = await this.connect();
-    return Promise.all(commands.map((c) => this.request(socket, c)));
+    return Promise.all(
+      commands.map((c, i) => {
+        const reply = this.request(socket, c);
+        return onReply ? reply.then((r) => (onReply(i, r), r)) : reply;
+      }),
+    );
   }
 
   /** Close the connection; calls in flight fail. Later calls are refused. */
