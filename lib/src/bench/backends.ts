@@ -519,7 +519,7 @@ async function makeTarget(id: BackendTargetId, servers: Servers, maxValueBytes: 
     case 'redis/RedisStore': {
       const store = new RedisStore({ host: '127.0.0.1', port: redisPort(), namespace: 'bench-store', name: 'bench-backends', commandTimeout: 120_000, maxValueBytes: storeMax });
       if (!(await store.ready())) throw new Error('RedisStore could not connect');
-      return storeTarget(id, store, 'Redis (standalone)', `kvcache-lab RedisStore (ioredis ${packageVersion('ioredis')})`, { write: 'put(): SET NX per block, written back to back without waiting', read: 'get(): GET per block over the store\'s bulk read connection, all in one round trip', lookup: 'has(): EXISTS × n in one pipeline' });
+      return storeTarget(id, store, 'Redis (standalone)', `kvcache-lab RedisStore (ioredis ${packageVersion('ioredis')} + own bulk read connection)`, { write: 'put(): SET NX per block, written back to back without waiting', read: 'get(): GET per block over the store\'s bulk read connection, all in one round trip', lookup: 'has(): EXISTS × n in one pipeline' });
     }
     case 'redis/node-redis': {
       const redis = await import('redis');
