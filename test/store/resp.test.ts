@@ -154,7 +154,7 @@ describe('store: BulkConnection on a real server', function () {
 describe('store: RedisStore reads over the bulk connection', function () {
   let server: RedisServer;
   before(async () => {
-    server = await RedisServer.start();
+    server = await RedisServer.start({ args: ['--enable-debug-command', 'yes'] });
   });
   after(async () => {
     await server?.stop();
@@ -178,6 +178,28 @@ describe('store: RedisStore reads over the bulk connection', function () {
       } finally {
         await store.close();
       }
+    }
+  });
+
+  it('a read cut short by the deadline: misses, and onValue is never called after get resolved', async () => {
+    const store = new RedisStore({ url: server.url, namespace: uniqueNamespace(), commandTimeout: 150, minTransferBytesPerSec: 1e12 });
+    try {
+      assert.equal(await store.ready(), true);
+      const h = blockHash();
+      await store.put([{ hash: h, value: Buffer.from('late') }]);
+      const sleeping = server.cli('DEBUG', 'SLEEP', '0.6');
+      await new Promise((r) => setTimeout(r, 50));
+      let resolved = false;
+      const calls: number[] = [];
+      const got = await store.get([h], { onValue: (i) => calls.push(resolved ? -1 : i) });
+      resolved = true;
+      assert.deepEqual(got, [undefined]);
+      await sleeping;
+      await new Promise((r) => setTimeout(r, 100)); // the late reply arrives now
+      assert.deepEqual(calls, [], 'no call, before or after');
+      assert.deepEqual(await store.get([h]), [Buffer.from('late')], 'the connection still answers in order afterwards');
+    } finally {
+      await store.close();
     }
   });
 

@@ -416,9 +416,12 @@ export abstract class RedisStoreBase extends BaseStore {
     const onValue = options?.onValue;
     const delivered: boolean[] = [];
     let thrown = 0;
+    let finished = false;
     // Streams values to `onValue` as replies arrive (bulk reads); the rest are handed out at the end.
+    // Replies that arrive after the call gave up on them (deadline) are not handed out.
     const onReply = onValue
       ? (cmd: PlannedCommand, reply: unknown): void => {
+          if (finished) return;
           const replies = cmd.indices.length === 1 && !Array.isArray(reply) ? [reply] : (reply as unknown[]);
           cmd.indices.forEach((i, j) => {
             const v = replies[j];
@@ -472,6 +475,7 @@ export abstract class RedisStoreBase extends BaseStore {
       }
       this.countReplyErrors('get', serverErrors, partial);
     });
+    finished = true;
     const hook = this.validatorFor(options);
     if (hook) {
       const outcome = await runValidate(hook, hashes, values);
