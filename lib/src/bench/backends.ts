@@ -21,6 +21,7 @@ import { InvalidInputError } from '../runtime/errors';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { freeLoopbackPort, startLoopbackServer } from '../runtime/loopback-server';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
+import { median, summarizeTimings, type TimingSummary } from './stats';
 import { MemoryStore } from '../store/memory-store';
 import { RedisClusterStore } from '../store/redis-cluster-store';
 import { RedisStore } from '../store/redis-store';
@@ -88,14 +89,6 @@ export const DEFAULT_BACKENDS_BENCH_OPTIONS = {
   memcachedItemMax: '16m',
   memcachedProbeSizes: [0.5 * MiB, 1 * MiB, 2 * MiB, 8 * MiB],
 } as const;
-
-export interface TimingSummary {
-  samplesMs: number[];
-  medianMs: number;
-  minMs: number;
-  /** Bytes moved per second at the median, in GB/s (10^9 bytes). */
-  gbps: number;
-}
 
 export interface BackendTargetInfo {
   id: BackendTargetId;
@@ -218,11 +211,6 @@ export interface BackendsBenchResult {
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 // Small helpers
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -231,17 +219,6 @@ function pairedRatio(a: number[], b: number[]): number {
   const n = Math.min(a.length, b.length);
   if (n === 0) return 0;
   return median(Array.from({ length: n }, (_, i) => a[i]! / b[i]!));
-}
-
-function summarize(samplesMs: number[], bytes: number): TimingSummary {
-  if (samplesMs.length === 0) return { samplesMs: [], medianMs: 0, minMs: 0, gbps: 0 };
-  const med = median(samplesMs);
-  return {
-    samplesMs: samplesMs.map((x) => round(x)),
-    medianMs: round(med),
-    minMs: round(Math.min(...samplesMs)),
-    gbps: round(bytes / (med / 1000) / 1e9),
-  };
 }
 
 function hashes(n: number, seed: string): string[] {
@@ -979,8 +956,8 @@ export async function runBackendsBenchmark(options: BackendsBenchOptions = {}): 
         totalBytes,
         rows: targets.map((t) => {
           const s = state.get(t.info.id)!;
-          const write = summarize(s.error ? [] : s.write, totalBytes);
-          const read = summarize(s.error ? [] : s.read, totalBytes);
+          const write = summarizeTimings(s.error ? [] : s.write, totalBytes);
+          const read = summarizeTimings(s.error ? [] : s.read, totalBytes);
           return {
             target: t.info.id,
             write,

@@ -10,6 +10,34 @@ export function quantile(values: readonly number[], q: number): number {
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
 }
 
+/** The median (NaN for no values). */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Timed repetitions of one transfer of a known number of bytes. */
+export interface TimingSummary {
+  samplesMs: number[];
+  medianMs: number;
+  minMs: number;
+  /** Bytes moved per second at the median, in GB/s (10^9 bytes). */
+  gbps: number;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Median, fastest sample and GB/s of timings that each moved `bytes` (all zero for no samples). */
+export function summarizeTimings(samplesMs: readonly number[], bytes: number): TimingSummary {
+  if (samplesMs.length === 0) return { samplesMs: [], medianMs: 0, minMs: 0, gbps: 0 };
+  const med = median(samplesMs);
+  return {
+    samplesMs: samplesMs.map(round3),
+    medianMs: round3(med),
+    minMs: round3(Math.min(...samplesMs)),
+    gbps: round3(bytes / (med / 1000) / 1e9),
+  };
+}
+
 export function sum(values: readonly number[]): number {
   let s = 0;
   for (const v of values) s += v;

@@ -13,6 +13,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis'
 import { parseInfo } from '../store/health';
 import { redactStoreUrl } from '../store/url';
 import { startRoundTripProxy } from './store-proxy';
+import { median, summarizeTimings, type TimingSummary } from './stats';
 import { longestPrefix as findLongestPrefix } from '../hashing/lookup';
 
 export interface StoreBenchOptions {
@@ -63,14 +64,6 @@ export const DEFAULT_STORE_BENCH_OPTIONS = {
   lookupPresent: 96,
 } as const;
 
-export interface TimingSummary {
-  samplesMs: number[];
-  medianMs: number;
-  minMs: number;
-  /** Stored bytes moved per second at the median, in GB/s (10^9 bytes). */
-  gbps: number;
-}
-
 export interface StoreBenchResult {
   benchmark: 'store';
   date: string;
@@ -119,22 +112,6 @@ export interface StoreBenchResult {
       /** The same lookup as n awaited `EXISTS` calls stopping at the first miss (what not to do). */
       sequential: { commands: number; roundTrips: number; medianMs: number };
     };
-  };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function summarize(samplesMs: number[], bytes: number): TimingSummary {
-  const med = median(samplesMs);
-  return {
-    samplesMs: samplesMs.map((x) => Math.round(x * 1000) / 1000),
-    medianMs: Math.round(med * 1000) / 1000,
-    minMs: Math.round(Math.min(...samplesMs) * 1000) / 1000,
-    gbps: Math.round((bytes / (med / 1000) / 1e9) * 1000) / 1000,
   };
 }
 
@@ -319,9 +296,9 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
     await store.delete([...hashes, ...lookupHashes]);
     tick('cleanup');
 
-    const rawSummary = summarize(rawMs, totalBytes);
-    const storeSummary = summarize(storeMs, totalBytes);
-    const decodeSummary = decodeMs.length ? summarize(decodeMs, totalBytes) : undefined;
+    const rawSummary = summarizeTimings(rawMs, totalBytes);
+    const storeSummary = summarizeTimings(storeMs, totalBytes);
+    const decodeSummary = decodeMs.length ? summarizeTimings(decodeMs, totalBytes) : undefined;
     const cpus = os.cpus();
     return {
       benchmark: 'store',
@@ -357,7 +334,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
         redis: redisVersion,
       },
       measurements: {
-        put: { ...summarize([putMs], totalBytes), stored: putResult.stored },
+        put: { ...summarizeTimings([putMs], totalBytes), stored: putResult.stored },
         get: {
           raw: rawSummary,
           store: storeSummary,

@@ -16,6 +16,7 @@ import { InvalidInputError, describeValue } from '../runtime/errors';
 import { inNotebook } from '../runtime/kernel';
 import { progress, type ProgressReporter } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';
+import { median } from '../bench/stats';
 
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 // Shared checks and small helpers
@@ -69,11 +70,6 @@ function syntheticTokens(count: number, vocabSize: number, seed: number): number
   return Array.from({ length: count }, () => rng.int(vocabSize));
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

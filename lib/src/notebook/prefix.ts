@@ -27,6 +27,7 @@ import { InvalidInputError, describeValue } from '../runtime/errors';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';
 import type { PlotlyFigure } from '../runtime/figure';
+import { median } from '../bench/stats';
 
 // ───────────────────────────── shared bits ─────────────────────────────
 
@@ -97,12 +98,6 @@ function short(hash: string): string {
   return `${hash.slice(0, 8)}…`;
 }
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function assertTokens(tokens: unknown, what: string, minLength = 1): asserts tokens is ArrayLike<number> {
   const ok = Array.isArray(tokens) || (ArrayBuffer.isView(tokens) && !(tokens instanceof DataView));

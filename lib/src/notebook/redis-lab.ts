@@ -38,6 +38,7 @@ import { RedisStore } from '../store/redis-store';
 import { TieredStore } from '../store/tiered-store';
 import type { KVStore, StoreHealth, StoreStats } from '../store/types';
 import { parseStoreUrl, redactStoreUrl } from '../store/url';
+import { median } from '../bench/stats';
 
 // ───────────────────────────── shared bits ─────────────────────────────
 
@@ -61,12 +62,6 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** `Array.isArray` without narrowing a typed (readonly) array to `any[]`. */
 function isList(x: unknown): boolean {

@@ -12,7 +12,7 @@ import { KVCache, argmax, type LlamaModel } from '../model';
 import { sized } from '../runtime/env';
 import { InvalidInputError, KVLabError, describeValue } from '../runtime/errors';
 import type { PlotlyFigure } from '../runtime/figure';
-import { progress, type ProgressOptions } from '../runtime/progress';
+import { progress } from '../runtime/progress';
 import {
   CODECS,
   DTYPES,
@@ -36,20 +36,18 @@ import {
   type KVDtype,
   type KVShape,
 } from '../serde';
+import type { PrefixTableRow, ProgressTarget, TextCodec } from './prefix';
 
 // ───────────────────────────── shared bits ─────────────────────────────
 
-/** A row of cells as `table()` shows it. */
-export type SerdeTableRow = Record<string, string | number | boolean | null | undefined>;
+/** A row of cells as `table()` shows it (the same type as notebook 02's). */
+export type SerdeTableRow = PrefixTableRow;
 
 /** Where long helpers draw their progress bar ('auto': the notebook inside tslab, else stderr). */
-export type SerdeProgressTarget = NonNullable<ProgressOptions['target']>;
+export type SerdeProgressTarget = ProgressTarget;
 
 /** Anything with the tokenizer's encode/decode (the lab's {@link Tokenizer} fits). */
-export interface SerdeTextCodec {
-  encode(text: string): number[];
-  decode(ids: ArrayLike<number>): string;
-}
+export type SerdeTextCodec = TextCodec;
 
 const FIELD_COLORS = { sign: '#d62728', exponent: '#1f77b4', mantissa: '#ff7f0e' } as const;
 

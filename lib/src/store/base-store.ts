@@ -71,7 +71,7 @@ export function deliverValues(values: readonly (Buffer | undefined)[], onValue: 
   return thrown;
 }
 
-export async function runValidate(
+async function runValidate(
   hook: ValidateHook | undefined,
   hashes: readonly BlockHash[],
   values: (Buffer | undefined)[],
@@ -165,6 +165,27 @@ export abstract class BaseStore implements KVStore {
   protected validatorFor(options: GetOptions | undefined): ValidateHook | undefined {
     if (options && 'validate' in options) return options.validate ?? undefined;
     return this.validateHook;
+  }
+
+  /**
+   * The values of a `get` after its validate hook (if any): rejected entries become misses; those
+   * reported corrupt are counted and handed to `removeCorrupt`; other hook failures count as errors.
+   */
+  protected async validated(
+    hashes: readonly BlockHash[],
+    values: (Buffer | undefined)[],
+    options: GetOptions | undefined,
+    removeCorrupt: (corrupt: BlockHash[]) => void | Promise<void>,
+  ): Promise<(Buffer | undefined)[]> {
+    const hook = this.validatorFor(options);
+    if (!hook) return values;
+    const outcome = await runValidate(hook, hashes, values);
+    this.countError('get', 'validate', outcome.hookErrors);
+    if (outcome.corrupt.length) {
+      this.countCorrupt(outcome.corrupt.length);
+      await removeCorrupt(outcome.corrupt);
+    }
+    return outcome.values;
   }
 
   protected countLookup(op: 'has' | 'get', found: readonly unknown[], isHit: (v: unknown) => boolean, tier = this.tier): number {

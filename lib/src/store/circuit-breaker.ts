@@ -114,11 +114,7 @@ export class CircuitBreaker {
    * changes nothing: requests still decide when to open the circuit.
    */
   healthCheck(passed: boolean): void {
-    if (!passed || this._state === 'closed') return;
-    this.failures = 0;
-    this.probeInFlight = false;
-    this.cooldown = this.baseCooldown;
-    this.set('closed');
+    if (passed && this._state !== 'closed') this.reset();
   }
 
   /** Back to closed, counters cleared. */

@@ -1,5 +1,5 @@
 import type { BlockHash } from '../hashing/types';
-import { BaseStore, deliverValues, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
+import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
 import { assertHashes, assertPositiveInt, checkEntries, MiB } from './checks';
 import type { GetOptions, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
@@ -89,17 +89,10 @@ export class MemoryStore extends BaseStore {
       this.map.set(h, v);
       return this.copy ? Buffer.from(v) : v;
     });
-    const hook = this.validatorFor(options);
-    if (hook) {
-      const outcome = await runValidate(hook, hashes, values);
-      values = outcome.values;
-      if (outcome.corrupt.length) {
-        for (const h of outcome.corrupt) this.remove(h);
-        this.countCorrupt(outcome.corrupt.length);
-        this.publishHeld();
-      }
-      this.countError('get', 'validate', outcome.hookErrors);
-    }
+    values = await this.validated(hashes, values, options, (corrupt) => {
+      for (const h of corrupt) this.remove(h);
+      this.publishHeld();
+    });
     this.countError('get', 'validate', deliverValues(values, options?.onValue));
     this.countLookup('get', values, (v) => v !== undefined);
     this.countRead(values);

@@ -4,7 +4,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
-import { BaseStore, deliverValues, runValidate, summarizePut, type BaseStoreOptions } from './base-store';
+import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import type { BulkConnection } from './resp/bulk-connection';
 import { assertHashes, assertKeyPart, assertPositiveInt, checkEntries, MiB } from './checks';
@@ -110,7 +110,10 @@ export interface PlannedCommand {
   add(p: ChainableCommander): void;
   /** Or send it directly (used when `NodePlan.direct`). */
   send?: DirectSend;
-  /** The same command as raw arguments, for the bulk read connection (used when `NodePlan.bulk`). */
+  /**
+   * The same command as raw arguments: a plan whose commands all carry them goes over the store's
+   * bulk read connection when it has one.
+   */
   args?: readonly (string | Buffer)[];
 }
 
@@ -126,8 +129,6 @@ export interface NodePlan {
   direct?: boolean;
   /** Bytes the plan is expected to move (extends its deadline). */
   bytes?: number;
-  /** A read whose commands all carry `args`: it may go over the store's bulk read connection. */
-  bulk?: boolean;
   /** Sees each reply as it arrives (bulk reads only; must not throw). */
   onReply?: (cmd: PlannedCommand, reply: unknown) => void;
 }
@@ -449,12 +450,11 @@ export abstract class RedisStoreBase extends BaseStore {
         } else {
           for (const slot of g.slots) {
             for (const part of chunk(slot, this.mgetBatchSize)) {
-              const partKeys = part.map((i) => keys[i]!);
-              commands.push({ indices: part, add: (p) => void p.mgetBuffer(partKeys), args: ['MGET', ...partKeys] });
+              commands.push({ indices: part, add: (p) => void p.mgetBuffer(part.map((i) => keys[i]!)) });
             }
           }
         }
-        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), bulk: true, onReply };
+        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
       });
       let serverErrors = 0;
       const { outcomes, partial } = await this.execute('get', plans);
@@ -476,16 +476,9 @@ export abstract class RedisStoreBase extends BaseStore {
       this.countReplyErrors('get', serverErrors, partial);
     });
     finished = true;
-    const hook = this.validatorFor(options);
-    if (hook) {
-      const outcome = await runValidate(hook, hashes, values);
-      values = outcome.values;
-      this.countError('get', 'validate', outcome.hookErrors);
-      if (outcome.corrupt.length) {
-        this.countCorrupt(outcome.corrupt.length);
-        await this.removeKeys('delete', outcome.corrupt.map((h) => this.keyFor(h)));
-      }
-    }
+    values = await this.validated(hashes, values, options, async (corrupt) => {
+      await this.removeKeys('delete', corrupt.map((h) => this.keyFor(h)));
+    });
     thrown += deliverValues(values, onValue, delivered);
     this.countError('get', 'validate', thrown);
     this.noteValueSizes(values);
@@ -656,7 +649,7 @@ export abstract class RedisStoreBase extends BaseStore {
   }
 
   private async runPlan(plan: NodePlan): Promise<Outcome[]> {
-    const bulk = plan.bulk ? this.bulkConnection(plan.node) : undefined;
+    const bulk = this.bulkConnection(plan.node);
     if (bulk && plan.commands.every((c) => c.args)) {
       const onReply = plan.onReply;
       const replies = await bulk.send(

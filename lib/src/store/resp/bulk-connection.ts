@@ -13,7 +13,7 @@
  */
 import * as net from 'node:net';
 import { StoreUnavailableError } from '../../runtime/errors';
-import { RespParser, RespReplyError, encodeCommand, type RespReply } from './parser';
+import { RespParser, encodeCommand, type RespReply } from './parser';
 
 export interface BulkConnectionOptions {
   host: string;
@@ -55,7 +55,7 @@ export class BulkConnection {
 
   /**
    * Send the commands back to back; resolves with one reply per command, in order (an error reply
-   * is a {@link RespReplyError} in its place). Rejects if the connection fails before every reply.
+   * is a `RespReplyError` in its place). Rejects if the connection fails before every reply.
    * `onReply` sees each reply as soon as it is parsed, between socket reads — while the server is
    * still sending the next ones.
    */
@@ -163,4 +163,3 @@ export class BulkConnection {
   }
 }
 
-export { RespReplyError };
