@@ -19,6 +19,8 @@ import {
 } from '../lib/src';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
+import type { SerdeBenchResult } from '../lib/src/bench/serde';
+import type { StoreBenchResult } from '../lib/src/bench/store';
 
 type Generator = (root: string) => string;
 
@@ -223,9 +225,52 @@ export const generators: Record<string, Generator> = {
     ].join('\n\n');
   },
   'store-bench': (root) => {
-    const s = readJson<{ measurements: Record<string, unknown>; config: Record<string, unknown>; date: string; machine: { cpus: number; cpuModel: string } }>(root, 'results/store.json');
+    const s = readJson<StoreBenchResult>(root, 'results/store.json');
     if (!s) return missing('npm run bench:store');
-    return `\`\`\`json\n${JSON.stringify(s.measurements, (k, v) => (k === 'samplesMs' ? undefined : v), 2)}\n\`\`\`\n\n_Measured by \`npm run bench:store\` on ${s.machine.cpus} × ${s.machine.cpuModel}, ${s.date.slice(0, 10)}; results/store.json._`;
+    const g = s.measurements.get;
+    const mib = (s.config.totalBytes / 2 ** 20).toFixed(0);
+    const rows = [
+      { read: 'raw ioredis getBuffer, one per block, all in flight', 'median (ms)': g.raw.medianMs, 'GB/s': g.raw.gbps, '× raw': 1 },
+      { read: 'RedisStore.get', 'median (ms)': g.store.medianMs, 'GB/s': g.store.gbps, '× raw': g.ratio },
+      ...(g.storeDecode
+        ? [{ read: 'lookup + RedisStore.get + decode into the arrays of KV tensors, block by block (onValue)', 'median (ms)': g.storeDecode.medianMs, 'GB/s': g.storeDecode.gbps, '× raw': g.ratioDecode ?? 0 }]
+        : []),
+    ];
+    const l = s.measurements.lookup;
+    return [
+      tableToMarkdown(rows, { digits: 3 }),
+      `A longest-prefix lookup of ${l.blocks} blocks: ${l.commands} commands, ${l.roundTrips} round trip${l.roundTrips === 1 ? "" : "s"} (${l.medianMs} ms); awaited one by one: ${l.sequential.roundTrips} round trips (${l.sequential.medianMs} ms).`,
+      `_Measured by \`npm run bench:store\` (${s.fast ? 'fast' : 'full'} mode: ${s.config.blocks} blocks × ${(s.config.blockBytes / 2 ** 20).toFixed(2)} MiB = ${mib} MiB per read, median of ${g.raw.samplesMs.length}) on ${s.machine.cpus} × ${s.machine.cpuModel}, Redis ${s.versions.redis}, ${s.date.slice(0, 10)}; results/store.json._`,
+    ].join('\n\n');
+  },
+  'serde-compression': (root) => {
+    const r = readJson<SerdeBenchResult>(root, 'results/serde.json');
+    if (!r) return missing('npm run bench:serde');
+    const range = (xs: number[], digits = 0): string => {
+      const lo = Math.min(...xs).toFixed(digits);
+      const hi = Math.max(...xs).toFixed(digits);
+      return lo === hi ? lo : `${lo}–${hi}`;
+    };
+    const saved = (ratio: number): number => 100 * (1 - 1 / ratio);
+    const deflate = [...new Set(r.codecs.map((c) => c.dtype))].map((dtype) => {
+      const of = (shuffled: boolean) => r.codecs.filter((c) => c.dtype === dtype && c.codec.startsWith('shuffle') === shuffled);
+      return {
+        payload: dtype,
+        'saved by deflate (%)': range(of(false).map((c) => saved(c.ratio))),
+        'after the byte shuffle (%)': range(of(true).map((c) => saved(c.ratio))),
+        'compress (MB/s)': range(r.codecs.filter((c) => c.dtype === dtype).map((c) => c.compressMBps)),
+        'inflate (MB/s)': range(r.codecs.filter((c) => c.dtype === dtype).map((c) => c.decompressMBps)),
+      };
+    });
+    const fp16 = r.encodings.find((e) => e.dtype === 'fp16');
+    const quantized = r.encodings
+      .filter((e) => fp16 && e.bytes < fp16.bytes)
+      .map((e) => ({ dtype: e.groupSize ? `${e.dtype} (groups of ${e.groupSize})` : e.dtype, 'bits per value': e.bitsPerValue, 'times smaller than fp16': fp16!.bytes / e.bytes }));
+    return [
+      tableToMarkdown(deflate),
+      tableToMarkdown(quantized, { digits: 2 }),
+      `_Measured by \`npm run bench:serde\` (${r.config.data} KV, ${(r.config.fp32Bytes / 2 ** 20).toFixed(0)} MiB of fp32, deflate level ${r.config.level}; pako and node:zlib) on ${r.machine.cores} × ${r.machine.cpu}, ${r.createdAt.slice(0, 10)}; results/serde.json._`,
+    ].join('\n\n');
   },
 };
 
