@@ -6,8 +6,9 @@
  * fp32 → fp16 runs on the integer bits (a Uint32Array view of the input) because that is the fast
  * path on Node 20, which has no Float16Array (`Math.f16round` in a loop is ~10× slower). When the
  * runtime has a native `Float16Array` (Node 24+), its `set()` is used instead: the same rounding,
- * done in C++. fp16 → fp32 runs the WebAssembly SIMD kernel (kernels.wat) where it loads, else
- * one lookup per value in a 65 536-entry table of fp32 bit patterns.
+ * done in C++. fp16 → fp32 likewise uses a native `Float16Array` where there is one; else the
+ * WebAssembly SIMD kernel (kernels.wat) where it loads; else one lookup per value in a 65 536-entry
+ * table of fp32 bit patterns.
  */
 import { halvesToFp32 } from './kernels';
 
@@ -157,13 +158,13 @@ export function fp32ToFp16(src: Float32Array, dst: Uint16Array): void {
 export function fp16ToFp32(src: Uint16Array, dst: Float32Array): void {
   const n = src.length;
   if (dst.length < n) throw new RangeError(`fp16ToFp32: dst holds ${dst.length} values, src has ${n}`);
+  if (nativeEnabled && NATIVE_F16 !== undefined) {
+    dst.set(new NATIVE_F16(src.buffer, src.byteOffset, n));
+    return;
+  }
   const done = halvesToFp32('fp16', src, dst);
   if (done > 0) {
     for (let i = done; i < n; i++) dst[i] = fp16BitsToFp32(src[i]!);
-    return;
-  }
-  if (nativeEnabled && NATIVE_F16 !== undefined) {
-    dst.set(new NATIVE_F16(src.buffer, src.byteOffset, n));
     return;
   }
   const t = LUT;
