@@ -63,8 +63,8 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
   it('serving requests: wrong types, NaN, negative or out-of-range token ids, bad lengths', async () => {
     const t = prompt.tokens;
     const cases: [string, unknown, RegExp][] = [
-      ['no request', undefined, /non-empty array of prompt tokens/],
-      ['tokens is a string', { id: 'x', tokens: 'hello', maxNewTokens: 2 }, /array of prompt tokens/],
+      ['no request', undefined, /request\.tokens: expected a non-empty array of prompt token ids, received undefined/],
+      ['tokens is a string', { id: 'x', tokens: 'hello', maxNewTokens: 2 }, /array of prompt token ids, received "hello"/],
       ['empty prompt', { id: 'x', tokens: [], maxNewTokens: 2 }, /non-empty/],
       ['NaN token', { id: 'x', tokens: [...t.slice(0, 40), NaN], maxNewTokens: 2 }, /NaN/],
       ['fractional token', { id: 'x', tokens: [...t.slice(0, 40), 1.5], maxNewTokens: 2 }, /integer token id/],
@@ -72,11 +72,11 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
       ['token ≥ vocabulary', { id: 'x', tokens: [...t.slice(0, 40), 50257], maxNewTokens: 2 }, /50257, outside the vocabulary \[0, 50257\)/],
       ['token 2^32', { id: 'x', tokens: [...t.slice(0, 40), 2 ** 32], maxNewTokens: 2 }, /outside the vocabulary/],
       ['token as string', { id: 'x', tokens: [...t.slice(0, 40), '7'], maxNewTokens: 2 }, /integer token id/],
-      ['maxNewTokens 0', { id: 'x', tokens: t, maxNewTokens: 0 }, /maxNewTokens must be a positive integer/],
+      ['maxNewTokens 0', { id: 'x', tokens: t, maxNewTokens: 0 }, /maxNewTokens: expected a positive integer, received 0/],
       ['maxNewTokens -3', { id: 'x', tokens: t, maxNewTokens: -3 }, /maxNewTokens/],
       ['maxNewTokens NaN', { id: 'x', tokens: t, maxNewTokens: NaN }, /maxNewTokens/],
       ['maxNewTokens Infinity', { id: 'x', tokens: t, maxNewTokens: Infinity }, /maxNewTokens/],
-      ['prompt longer than the context', { id: 'x', tokens: Array.from({ length: 2100 }, (_, i) => i), maxNewTokens: 1 }, /exceeds the model's maxContext of 2048/],
+      ['prompt longer than the context', { id: 'x', tokens: Array.from({ length: 2100 }, (_, i) => i), maxNewTokens: 1 }, /maxContext \(2048\)/],
     ];
     for (const [what, request, message] of cases) await rejects(what, () => engine.serve(request as ServeRequest), 'INVALID_INPUT', message);
   });

@@ -4,6 +4,7 @@
 import type { LlamaModel } from '../model/transformer';
 import { createNamespace } from '../hashing/namespace';
 import { hashBlocks } from '../hashing/block-hash';
+import { loadableBlocks } from '../hashing/block-size';
 import { InvalidInputError } from '../runtime/errors';
 import { MemoryStore } from '../store/memory-store';
 import { createStore } from '../store/factory';
@@ -69,7 +70,7 @@ export function oracleReuse(requests: readonly ServeRequest[], fingerprint: stri
   return requests.map((r) => {
     const ns = createNamespace({ modelFingerprint: fingerprint, kvDtype: 'oracle', kvFormatVersion: 1, blockSize, ...(r.tenant ? { salt: r.tenant } : {}) });
     const hashes = hashBlocks(r.tokens, ns);
-    const usable = Math.floor(Math.max(0, r.tokens.length - 1) / blockSize);
+    const usable = loadableBlocks(r.tokens.length, blockSize);
     let matched = 0;
     while (matched < usable && seen.has(hashes[matched]!)) matched++;
     for (const h of hashes) seen.add(h);

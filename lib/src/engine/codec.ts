@@ -1,5 +1,6 @@
 import type { KVCacheArrays } from '../model/kv-cache';
-import { DEFAULT_ENCODE_OPTIONS, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions } from '../serde/container';
+import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions } from '../serde/container';
+import { isQuantized, type KVDtype } from '../serde/types';
 import { UnsupportedFormatError } from '../runtime/errors';
 
 /**
@@ -7,10 +8,18 @@ import { UnsupportedFormatError } from '../runtime/errors';
  * the real one ({@link serdeBlockCodec}); the engine only needs this much.
  */
 export interface BlockCodec {
-  /** Identifies the stored format in the namespace (e.g. `fp16/none/v1`), so formats never mix. */
+  /** The stored format, as `formatId` of the serde layer names it (e.g. `kvlb2-fp16`, `kvlb2-int8-g32`). */
   readonly formatId: string;
-  /** Value type string for the namespace (`fp32`, `fp16`, `bf16`, `int8`, …). */
-  readonly dtype: string;
+  /** The value encoding (`fp32`, `fp16`, `bf16`, `int8`, `kivi4`, `kivi2`). */
+  readonly dtype: KVDtype;
+  /** Values per quantization group; 0 for the unquantized encodings. */
+  readonly groupSize: number;
+  /**
+   * The encoding as namespaces name it: the dtype, plus `-g<groupSize>` when quantized — so entries of
+   * two group sizes live under different hashes and never mix.
+   */
+  readonly namespaceDtype: string;
+  /** The container format version (part of every namespace, so versions never mix either). */
   readonly formatVersion: number;
   encode(block: KVCacheArrays): Buffer;
   /** Throws a typed error (CORRUPT_ENTRY, UNSUPPORTED_FORMAT) for bytes that do not decode. */
@@ -70,9 +79,12 @@ export function joinArrays(parts: readonly KVCacheArrays[]): KVCacheArrays {
 export function serdeBlockCodec(options: EncodeOptions = {}): BlockCodec {
   const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
   const id = formatId(dtype, options);
+  const groupSize = isQuantized(dtype) ? (options.groupSize ?? DEFAULT_GROUP_SIZES[dtype]) : 0;
   return {
     formatId: id,
-    dtype: id.replace(/^kvlb\d+-/, ''),
+    dtype,
+    groupSize,
+    namespaceDtype: groupSize ? `${dtype}-g${groupSize}` : dtype,
     formatVersion: FORMAT_VERSION,
     encode(block: KVCacheArrays): Buffer {
       return encodeKV(

@@ -12,21 +12,26 @@ import type { LlamaModel } from '../model/transformer';
 import { createNamespace, type Namespace } from '../hashing/namespace';
 import { hashBlocks } from '../hashing/block-hash';
 import { longestPrefix } from '../hashing/lookup';
-import { assertBlockSize } from '../hashing/block-size';
+import { assertBlockSize, loadableBlocks } from '../hashing/block-size';
+import type { BlockHash } from '../hashing/types';
 import { exactPromptKey } from '../hashing/exact-prompt';
-import type { KVStore } from '../store/types';
+import { newCallReport, type KVStore } from '../store/types';
 import type { ServeRequest } from './types';
 import { type BlockCodec, joinArrays, sliceArrays } from './codec';
 
-export interface MatchResult {
+/**
+ * The scheduler side's answer for one request: how many leading prompt tokens the worker can load,
+ * and the connector's own record of what it found (`handle`), handed back to `load` and `save`.
+ */
+export interface MatchResult<Handle> {
   /** Leading prompt tokens the worker can load instead of computing. */
   matchedTokens: number;
-  /** Connector-specific data passed on to `load` and `save`. */
-  handle: unknown;
+  /** What the lookup found, in the connector's own terms (e.g. the block hashes of the prompt). */
+  handle: Handle;
   /** Round trips the lookup took. */
   roundTrips: number;
-  /** Whether the lookup failed and was treated as a miss. */
-  fallback: boolean;
+  /** Store calls of this lookup that failed and were answered as misses. */
+  fallbacks: number;
 }
 
 export interface LoadResult {
@@ -34,33 +39,57 @@ export interface LoadResult {
   kv?: KVCache;
   tokens: number;
   bytes: number;
-  /** Loads that failed (missing / corrupt block): the request recomputes those tokens. */
+  /** Loads that failed (store error, missing or corrupt block): the request recomputes those tokens. */
   fallbacks: number;
 }
 
 export interface SaveResult {
   blocks: number;
   bytes: number;
+  /** Blocks that could not be written. */
   failed: number;
+  /** Store calls of this save that failed (the blocks stay uncached; nothing is thrown). */
+  fallbacks: number;
 }
 
-export interface KVConnector {
+/**
+ * Moves KV between a serving engine and a cache, split the way vLLM's KV-connector API splits it.
+ * `Handle` is what `getMatchedTokens` learned about a request, handed back to `load` and `save`.
+ */
+export interface KVConnector<Handle = unknown> {
   readonly name: string;
-  getMatchedTokens(request: ServeRequest): Promise<MatchResult>;
-  load(request: ServeRequest, match: MatchResult): Promise<LoadResult>;
-  /** Save what the cache does not hold yet. `kv` covers the whole prompt and stays the caller's. */
-  save(request: ServeRequest, kv: KVCache, match: MatchResult): Promise<SaveResult>;
+  /** Scheduler side: how many leading tokens of the prompt the cache holds. Never throws for store failures. */
+  getMatchedTokens(request: ServeRequest): Promise<MatchResult<Handle>>;
+  /** Worker side: the KV of the matched tokens (or fewer, if blocks vanished or were corrupt). */
+  load(request: ServeRequest, match: MatchResult<Handle>): Promise<LoadResult>;
+  /**
+   * Save what the cache does not hold yet: the prompt's blocks after the first `loadedTokens`.
+   * `kv` covers the whole prompt and stays the caller's.
+   */
+  save(request: ServeRequest, kv: KVCache, match: MatchResult<Handle>, loadedTokens: number): Promise<SaveResult>;
   close(): Promise<void>;
 }
 
+/** What a {@link PrefixCacheConnector} found: the prompt's chained block hashes under its tenant's namespace. */
+export interface PrefixMatchHandle {
+  readonly namespace: Namespace;
+  /** One hash per full block of the prompt (the last, partial block has none). */
+  readonly hashes: readonly BlockHash[];
+}
+
+/** What an {@link ExactPromptConnector} found: the key of the whole prompt. */
+export interface ExactMatchHandle {
+  readonly key: string;
+}
+
 const NO_LOAD: LoadResult = { tokens: 0, bytes: 0, fallbacks: 0 };
-const NO_SAVE: SaveResult = { blocks: 0, bytes: 0, failed: 0 };
+const NO_SAVE: SaveResult = { blocks: 0, bytes: 0, failed: 0, fallbacks: 0 };
 
 /** No cache: every request computes its whole prompt. The baseline. */
-export class NoCacheConnector implements KVConnector {
+export class NoCacheConnector implements KVConnector<null> {
   readonly name = 'no-cache';
-  async getMatchedTokens(): Promise<MatchResult> {
-    return { matchedTokens: 0, handle: undefined, roundTrips: 0, fallback: false };
+  async getMatchedTokens(): Promise<MatchResult<null>> {
+    return { matchedTokens: 0, handle: null, roundTrips: 0, fallbacks: 0 };
   }
   async load(): Promise<LoadResult> {
     return NO_LOAD;
@@ -100,16 +129,11 @@ function checkBlockShape(part: KVCacheArrays, model: LlamaModel, tokens: number)
   }
 }
 
-/** At least one prompt token is always computed: the engine needs the logits of the last one. */
-function loadableTokens(promptTokens: number, blockSize: number): number {
-  return Math.floor(Math.max(0, promptTokens - 1) / blockSize) * blockSize;
-}
-
 /**
  * Block-prefix cache over any {@link KVStore}: chained block hashes, one batched lookup, load of
  * the longest cached prefix, save of the prompt's new full blocks (one store value per block).
  */
-export class PrefixCacheConnector implements KVConnector {
+export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
   readonly name: string;
   private readonly blockSize: number;
   private readonly namespaces = new Map<string, Namespace>();
@@ -132,7 +156,7 @@ export class PrefixCacheConnector implements KVConnector {
       const salt = tenant !== undefined ? (this.options.salts?.[tenant] ?? `tenant:${tenant}`) : undefined;
       ns = createNamespace({
         modelFingerprint: this.model.fingerprint,
-        kvDtype: this.codec.dtype,
+        kvDtype: this.codec.namespaceDtype,
         kvFormatVersion: this.codec.formatVersion,
         blockSize: this.blockSize,
         ...(salt !== undefined ? { salt } : {}),
@@ -142,42 +166,44 @@ export class PrefixCacheConnector implements KVConnector {
     return ns;
   }
 
-  async getMatchedTokens(request: ServeRequest): Promise<MatchResult> {
-    const ns = this.namespaceFor(request.tenant);
-    const hashes = hashBlocks(request.tokens, ns);
-    const usable = hashes.slice(0, loadableTokens(request.tokens.length, this.blockSize) / this.blockSize);
-    const fallbacksBefore = this.store.stats().fallbacks;
-    const found = await longestPrefix(this.store, usable, { blockSize: this.blockSize });
-    const fallback = this.store.stats().fallbacks > fallbacksBefore;
+  async getMatchedTokens(request: ServeRequest): Promise<MatchResult<PrefixMatchHandle>> {
+    const namespace = this.namespaceFor(request.tenant);
+    const hashes = hashBlocks(request.tokens, namespace);
+    const usable = hashes.slice(0, loadableBlocks(request.tokens.length, this.blockSize));
+    const report = newCallReport();
+    const found = await longestPrefix(this.store, usable, { blockSize: this.blockSize, presenceOptions: { report } });
     this.store.recordTokens(this.store.tier, found.matchedTokens, request.tokens.length - found.matchedTokens);
-    return { matchedTokens: found.matchedTokens, handle: hashes, roundTrips: found.roundTrips, fallback };
+    return { matchedTokens: found.matchedTokens, handle: { namespace, hashes }, roundTrips: found.roundTrips, fallbacks: report.fallbacks };
   }
 
-  async load(request: ServeRequest, match: MatchResult): Promise<LoadResult> {
-    const hashes = (match.handle as string[]).slice(0, match.matchedTokens / this.blockSize);
+  /** Decode one stored block, checked against the model's shape; an `Error` for anything unusable. */
+  private decodeBlock(index: number, value: Buffer): KVCacheArrays | Error {
+    try {
+      const part = this.codec.decode(value, this.model.fingerprint, index * this.blockSize);
+      checkBlockShape(part, this.model, this.blockSize);
+      return part;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  async load(_request: ServeRequest, match: MatchResult<PrefixMatchHandle>): Promise<LoadResult> {
+    const hashes = match.handle.hashes.slice(0, match.matchedTokens / this.blockSize);
     if (hashes.length === 0) return NO_LOAD;
     // Each block is decoded as soon as it arrives, while the next ones are still on the wire.
     const decoded: (KVCacheArrays | Error | undefined)[] = [];
-    const decode = (i: number, v: Buffer): KVCacheArrays | Error => {
-      try {
-        const part = this.codec.decode(v, this.model.fingerprint, i * this.blockSize);
-        checkBlockShape(part, this.model, this.blockSize);
-        return part;
-      } catch (err) {
-        return err as Error;
-      }
-    };
-    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = decode(i, v)) });
-    const parts = [];
+    const report = newCallReport();
+    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = this.decodeBlock(i, v)), report });
+    const parts: KVCacheArrays[] = [];
     let bytes = 0;
-    let fallbacks = 0;
+    let fallbacks = report.fallbacks;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (v === undefined) {
-        fallbacks++; // evicted or failed between lookup and load: recompute from here
+        if (report.fallbacks === 0) fallbacks++; // evicted between lookup and load: recompute from here
         break;
       }
-      const part = decoded[i] ?? decode(i, v);
+      const part = decoded[i] ?? this.decodeBlock(i, v);
       if (part instanceof Error) {
         fallbacks++; // corrupt entry: a miss from here on, and gone from the store
         await this.store.delete([hashes[i]!]);
@@ -191,17 +217,18 @@ export class PrefixCacheConnector implements KVConnector {
     return { kv, tokens: kv.tokens, bytes, fallbacks };
   }
 
-  async save(request: ServeRequest, kv: KVCache, match: MatchResult): Promise<SaveResult> {
-    const hashes = match.handle as string[];
-    const firstNew = match.matchedTokens / this.blockSize;
+  async save(_request: ServeRequest, kv: KVCache, match: MatchResult<PrefixMatchHandle>, loadedTokens: number): Promise<SaveResult> {
+    const { hashes } = match.handle;
+    const firstNew = Math.floor(loadedTokens / this.blockSize);
     if (hashes.length <= firstNew) return NO_SAVE;
     const arrays = kv.toArrays();
     const entries = [];
     for (let b = firstNew; b < hashes.length; b++) {
       entries.push({ hash: hashes[b]!, value: this.codec.encode(sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize)) });
     }
-    const result = await this.store.put(entries);
-    return { blocks: result.stored, bytes: result.bytesWritten, failed: result.failed };
+    const report = newCallReport();
+    const result = await this.store.put(entries, { report });
+    return { blocks: result.stored, bytes: result.bytesWritten, failed: result.failed, fallbacks: report.fallbacks };
   }
 
   async close(): Promise<void> {
@@ -214,7 +241,7 @@ export class PrefixCacheConnector implements KVConnector {
  * tokens), one value with the prompt's whole KV. A hit needs the identical prompt; a prompt that
  * extends a cached one reuses nothing.
  */
-export class ExactPromptConnector implements KVConnector {
+export class ExactPromptConnector implements KVConnector<ExactMatchHandle> {
   readonly name = 'exact-prompt';
   private readonly namespace: Namespace;
   constructor(
@@ -222,7 +249,7 @@ export class ExactPromptConnector implements KVConnector {
     readonly store: KVStore,
     private readonly codec: BlockCodec,
   ) {
-    this.namespace = createNamespace({ modelFingerprint: model.fingerprint, kvDtype: codec.dtype, kvFormatVersion: codec.formatVersion });
+    this.namespace = createNamespace({ modelFingerprint: model.fingerprint, kvDtype: codec.namespaceDtype, kvFormatVersion: codec.formatVersion });
   }
 
   private key(request: ServeRequest): string {
@@ -230,36 +257,38 @@ export class ExactPromptConnector implements KVConnector {
     return exactPromptKey(`${request.tenant ?? ''}|${request.tokens.join(',')}`, this.namespace);
   }
 
-  async getMatchedTokens(request: ServeRequest): Promise<MatchResult> {
+  async getMatchedTokens(request: ServeRequest): Promise<MatchResult<ExactMatchHandle>> {
     const key = this.key(request);
-    const fallbacksBefore = this.store.stats().fallbacks;
-    const [hit] = await this.store.has([key]);
+    const report = newCallReport();
+    const [hit] = await this.store.has([key], { report });
     const matched = hit ? request.tokens.length - 1 : 0;
     this.store.recordTokens(this.store.tier, matched, request.tokens.length - matched);
-    return { matchedTokens: matched, handle: key, roundTrips: 1, fallback: this.store.stats().fallbacks > fallbacksBefore };
+    return { matchedTokens: matched, handle: { key }, roundTrips: 1, fallbacks: report.fallbacks };
   }
 
-  async load(request: ServeRequest, match: MatchResult): Promise<LoadResult> {
+  async load(request: ServeRequest, match: MatchResult<ExactMatchHandle>): Promise<LoadResult> {
     if (match.matchedTokens === 0) return NO_LOAD;
-    const [value] = await this.store.get([match.handle as string]);
-    if (value === undefined) return { tokens: 0, bytes: 0, fallbacks: 1 };
+    const report = newCallReport();
+    const [value] = await this.store.get([match.handle.key], { report });
+    if (value === undefined) return { tokens: 0, bytes: 0, fallbacks: Math.max(1, report.fallbacks) };
     try {
       const all = this.codec.decode(value, this.model.fingerprint, 0);
       checkBlockShape(all, this.model, request.tokens.length);
       const kv = KVCacheClass.fromArrays(sliceArrays(all, 0, match.matchedTokens));
       return { kv, tokens: kv.tokens, bytes: value.byteLength, fallbacks: 0 };
     } catch {
-      await this.store.delete([match.handle as string]);
+      await this.store.delete([match.handle.key]);
       return { tokens: 0, bytes: 0, fallbacks: 1 };
     }
   }
 
-  async save(_request: ServeRequest, kv: KVCache, match: MatchResult): Promise<SaveResult> {
-    if (match.matchedTokens > 0) return NO_SAVE;
+  async save(_request: ServeRequest, kv: KVCache, match: MatchResult<ExactMatchHandle>, loadedTokens: number): Promise<SaveResult> {
+    if (loadedTokens > 0) return NO_SAVE;
     const value = asBuffer(this.codec.encode(kv.toArrays()));
-    if (value.byteLength > this.store.maxValueBytes) return { blocks: 0, bytes: 0, failed: 1 };
-    const r = await this.store.put([{ hash: match.handle as string, value }]);
-    return { blocks: r.stored, bytes: r.bytesWritten, failed: r.failed };
+    if (value.byteLength > this.store.maxValueBytes) return { blocks: 0, bytes: 0, failed: 1, fallbacks: 0 };
+    const report = newCallReport();
+    const r = await this.store.put([{ hash: match.handle.key, value }], { report });
+    return { blocks: r.stored, bytes: r.bytesWritten, failed: r.failed, fallbacks: report.fallbacks };
   }
 
   async close(): Promise<void> {

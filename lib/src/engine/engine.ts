@@ -36,76 +36,33 @@ export interface RequestRecord {
   output: number[];
 }
 
-export class ServingEngine {
+export class ServingEngine<Handle = unknown> {
   constructor(
     readonly model: LlamaModel,
-    readonly connector: KVConnector,
+    readonly connector: KVConnector<Handle>,
   ) {}
 
   /** Serve one request. Cache failures never fail it: they become recompute + a counted fallback. */
   async serve(request: ServeRequest): Promise<RequestRecord> {
-    if (!request || !Array.isArray(request.tokens) || request.tokens.length === 0) {
-      throw new InvalidInputError('a request needs a non-empty array of prompt tokens');
-    }
-    if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
-      throw new InvalidInputError(`maxNewTokens must be a positive integer, got ${request.maxNewTokens}`);
-    }
-    const context = this.model.config.maxContext;
-    if (request.tokens.length + request.maxNewTokens - 1 > context) {
-      throw new InvalidInputError(`prompt (${request.tokens.length} tokens) + maxNewTokens (${request.maxNewTokens}) exceeds the model's maxContext of ${context} tokens`);
-    }
+    this.check(request);
     // Yield one event-loop turn: a caller serving requests back to back would otherwise starve the
     // store client's timers (reconnects) while its circuit breaker is open.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const t0 = performance.now();
-    let fallbacks = 0;
-    let match: MatchResult;
-    try {
-      match = await this.connector.getMatchedTokens(request);
-      if (match.fallback) fallbacks++;
-    } catch {
-      match = { matchedTokens: 0, handle: undefined, roundTrips: 0, fallback: true };
-      fallbacks++;
-    }
+    const match = await this.lookup(request);
     const t1 = performance.now();
-    let load: LoadResult = { tokens: 0, bytes: 0, fallbacks: 0 };
-    if (match.matchedTokens > 0) {
-      try {
-        load = await this.connector.load(request, match);
-      } catch {
-        load = { tokens: 0, bytes: 0, fallbacks: 1 };
-      }
-      fallbacks += load.fallbacks;
-    }
+    const load = match ? await this.load(request, match) : NO_LOAD;
     const t2 = performance.now();
     const past = load.kv;
     const { logits, kv } = await this.model.prefill(request.tokens.slice(load.tokens), past);
     past?.dispose();
     const first = argmax(logits);
     const t3 = performance.now();
-
-    // Save what the cache lacks; the match handle says which blocks those are. A partial load means
-    // the blocks after it are missing from the store too.
-    let bytesSaved = 0;
-    try {
-      const saveMatch = load.tokens === match.matchedTokens ? match : { ...match, matchedTokens: load.tokens };
-      const saved = await this.connector.save(request, kv, saveMatch);
-      bytesSaved = saved.bytes;
-      if (saved.failed > 0) fallbacks++;
-    } catch {
-      fallbacks++;
-    }
+    // Save what the cache lacks: the blocks after those actually loaded (a partial load means the
+    // blocks after it are missing from the store too).
+    const saved = match ? await this.save(request, kv, match, load.tokens) : { bytes: 0, fallbacks: 0 };
     const t4 = performance.now();
-
-    const output = [first];
-    let cache: KVCache = kv;
-    for (let i = 1; i < request.maxNewTokens; i++) {
-      const step = await this.model.decodeStep(output[output.length - 1]!, cache);
-      cache.dispose();
-      cache = step.kv;
-      output.push(argmax(step.logits));
-    }
-    cache.dispose();
+    const output = await this.decode(first, kv, request.maxNewTokens);
     const t5 = performance.now();
 
     return {
@@ -122,9 +79,73 @@ export class ServingEngine {
       decodeMs: t5 - t4,
       saveMs: t4 - t3,
       bytesLoaded: load.bytes,
-      bytesSaved,
-      fallbacks,
+      bytesSaved: saved.bytes,
+      // One per stage that fell back (lookup, load, save), however many store calls it took.
+      fallbacks: (match ? Math.min(1, match.fallbacks) : 1) + Math.min(1, load.fallbacks) + saved.fallbacks,
       output,
     };
   }
+
+  private check(request: ServeRequest): void {
+    if (!request || !Array.isArray(request.tokens) || request.tokens.length === 0) {
+      throw InvalidInputError.at('request.tokens', 'a non-empty array of prompt token ids', request?.tokens);
+    }
+    if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
+      throw InvalidInputError.at('request.maxNewTokens', 'a positive integer', request.maxNewTokens);
+    }
+    const context = this.model.config.maxContext;
+    if (request.tokens.length + request.maxNewTokens - 1 > context) {
+      throw new InvalidInputError({
+        path: 'request',
+        expected: `prompt tokens + maxNewTokens − 1 ≤ the model's maxContext (${context})`,
+        received: `${request.tokens.length} prompt tokens + maxNewTokens ${request.maxNewTokens}`,
+        limit: context,
+        actual: request.tokens.length + request.maxNewTokens - 1,
+      });
+    }
+  }
+
+  /** The connector's lookup; `undefined` when it threw (counted as one fallback: nothing is loaded or saved). */
+  private async lookup(request: ServeRequest): Promise<MatchResult<Handle> | undefined> {
+    try {
+      return await this.connector.getMatchedTokens(request);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async load(request: ServeRequest, match: MatchResult<Handle>): Promise<LoadResult> {
+    if (match.matchedTokens === 0) return NO_LOAD;
+    try {
+      return await this.connector.load(request, match);
+    } catch {
+      return { tokens: 0, bytes: 0, fallbacks: 1 };
+    }
+  }
+
+  private async save(request: ServeRequest, kv: KVCache, match: MatchResult<Handle>, loadedTokens: number): Promise<{ bytes: number; fallbacks: number }> {
+    try {
+      const saved = await this.connector.save(request, kv, match, loadedTokens);
+      // Blocks that could not be written are one fallback for the request, however many they were.
+      return { bytes: saved.bytes, fallbacks: saved.fallbacks > 0 || saved.failed > 0 ? 1 : 0 };
+    } catch {
+      return { bytes: 0, fallbacks: 1 };
+    }
+  }
+
+  /** Greedy decoding of `maxNewTokens` tokens, the first of which is already chosen. Disposes `kv`. */
+  private async decode(first: number, kv: KVCache, maxNewTokens: number): Promise<number[]> {
+    const output = [first];
+    let cache = kv;
+    for (let i = 1; i < maxNewTokens; i++) {
+      const step = await this.model.decodeStep(output[output.length - 1]!, cache);
+      cache.dispose();
+      cache = step.kv;
+      output.push(argmax(step.logits));
+    }
+    cache.dispose();
+    return output;
+  }
 }
+
+const NO_LOAD: LoadResult = { tokens: 0, bytes: 0, fallbacks: 0 };

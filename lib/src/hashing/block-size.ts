@@ -43,6 +43,17 @@ export function fullBlocks(tokenCount: number, blockSize: number): number {
   return Math.floor(tokenCount / blockSize);
 }
 
+/**
+ * Full blocks of a prompt that a cache may serve: `floor((n − 1) / B)`. At least one prompt token is
+ * always computed, because generating the next token needs the logits of the last prompt token —
+ * so a prompt of exactly k·B tokens can load only k − 1 blocks.
+ */
+export function loadableBlocks(promptTokens: number, blockSize: number): number {
+  assertInt(promptTokens, 'promptTokens', 0, Number.MAX_SAFE_INTEGER);
+  assertBlockSize(blockSize);
+  return Math.floor(Math.max(0, promptTokens - 1) / blockSize);
+}
+
 /** Tokens after the last full block: they can never be a cache hit, whatever the store holds. */
 export function uncacheableTokens(tokenCount: number, blockSize: number): number {
   return tokenCount - fullBlocks(tokenCount, blockSize) * blockSize;

@@ -46,10 +46,10 @@ export function prefixLength(present: readonly boolean[]): number {
  * Asking for all hashes at once costs a few extra key checks past a miss, and saves a round trip per
  * block compared to walking the chain — round trips dominate for small keys.
  */
-export async function longestPrefix(
-  presence: BlockPresence,
+export async function longestPrefix<PresenceOptions = undefined>(
+  presence: BlockPresence<PresenceOptions>,
   hashes: readonly BlockHash[],
-  options: LookupOptions = {},
+  options: LookupOptions & { presenceOptions?: PresenceOptions } = {},
 ): Promise<PrefixMatch> {
   if (presence === null || typeof presence !== 'object' || typeof presence.has !== 'function') {
     throw new InvalidInputError(`presence must have a has(hashes) method, got ${describeValue(presence)}`);
@@ -61,7 +61,7 @@ export async function longestPrefix(
   if (hashes.length === 0) {
     return { matchedBlocks: 0, matchedTokens: 0, totalBlocks: 0, strandedBlocks: 0, present: [], roundTrips: 0 };
   }
-  const present = await presence.has(hashes);
+  const present = await presence.has(hashes, options.presenceOptions);
   if (!Array.isArray(present) || present.length !== hashes.length || present.some((p) => typeof p !== 'boolean')) {
     // A store that answers for the wrong keys would make us load the wrong KV: refuse loudly.
     throw new InvalidInputError(

@@ -5,8 +5,8 @@ export type BlockHash = string;
  * Anything that can say which of a batch of block hashes it holds, in one round trip.
  * Every `KVStore` satisfies it; longest-prefix lookup needs nothing more.
  */
-export interface BlockPresence {
-  has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+export interface BlockPresence<Options = undefined> {
+  has(hashes: readonly BlockHash[], options?: Options): Promise<boolean[]>;
 }
 
 /**

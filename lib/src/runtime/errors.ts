@@ -1,6 +1,7 @@
 /**
- * Errors thrown by kvcache-lab. Every error carries a stable `code` that callers can switch on
- * (the message is for people and may change; the code will not).
+ * Errors thrown by kvcache-lab. Every error carries a stable `code` that callers can switch on, and
+ * structured `details` (which input, what was expected, what was received) from which the message
+ * is built — in the style of zod's issues: act on the data, show the message to people.
  */
 export type KVLabErrorCode =
   | 'INVALID_INPUT'
@@ -12,68 +13,107 @@ export type KVLabErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'CONFIG_ERROR';
 
+/** What went wrong, as data. Every field is optional; an error states what it knows. */
+export interface ErrorDetails {
+  /**
+   * The input that was wrong, as a path a caller can map to its own data: an argument or option
+   * (`blockSize`, `options.ttlSeconds`), an element (`entries[3].hash`), a stored field
+   * (`header.dtype`) or an environment variable (`KVLAB_BACKEND`).
+   */
+  readonly path?: string;
+  /** What was expected, in words: `an integer in [1, 4096]`. */
+  readonly expected?: string;
+  /** What was received, briefly ({@link describeValue}): `0`, `a string of length 70`. */
+  readonly received?: string;
+  /** What to do about it, when there is something to say. */
+  readonly hint?: string;
+  /** Numbers a caller may act on, e.g. `{ limit: 8388608, actual: 9000000 }` for VALUE_TOO_LARGE. */
+  readonly limit?: number;
+  readonly actual?: number;
+}
+
+/** Details plus, optionally, the message itself (else it is built from the details). */
+export type ErrorInit = string | (ErrorDetails & { message?: string });
+
+/** The message an error shows for its details: `path: expected …, received …. hint`. */
+export function formatDetails(d: ErrorDetails): string {
+  const what = [d.expected !== undefined ? `expected ${d.expected}` : '', d.received !== undefined ? `received ${d.received}` : '']
+    .filter(Boolean)
+    .join(', ');
+  const head = d.path !== undefined ? (what ? `${d.path}: ${what}` : d.path) : what;
+  return d.hint ? (head ? `${head}. ${d.hint}` : d.hint) : head;
+}
+
 export class KVLabError extends Error {
   readonly code: KVLabErrorCode;
-  constructor(code: KVLabErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly details: ErrorDetails;
+  constructor(code: KVLabErrorCode, init: ErrorInit, options?: { cause?: unknown }) {
+    const { message, ...details } = typeof init === 'string' ? { message: init } : init;
+    super(message ?? formatDetails(details), options);
     this.code = code;
+    this.details = Object.freeze(details);
     this.name = new.target.name;
   }
 }
 
 /** An argument was of the wrong type, out of range, empty, NaN, … */
 export class InvalidInputError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('INVALID_INPUT', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('INVALID_INPUT', init, options);
+  }
+
+  /** `path` should have been `expected` but was `value` (described, never dumped). */
+  static at(path: string, expected: string, value: unknown, hint?: string): InvalidInputError {
+    return new InvalidInputError({ path, expected, received: describeValue(value), ...(hint ? { hint } : {}) });
   }
 }
 
 /** A KV cache or checkpoint belongs to another model (different fingerprint, shape or length). */
 export class ModelMismatchError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('MODEL_MISMATCH', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('MODEL_MISMATCH', init, options);
   }
 }
 
 /** Stored bytes failed validation (checksum, truncation, header fields). Treated as a cache miss by stores. */
 export class CorruptEntryError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CORRUPT_ENTRY', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('CORRUPT_ENTRY', init, options);
   }
 }
 
 /** A format version, dtype or codec this build does not know. */
 export class UnsupportedFormatError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('UNSUPPORTED_FORMAT', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('UNSUPPORTED_FORMAT', init, options);
   }
 }
 
 /** The backing store could not be reached in time. Stores turn this into a miss plus a counted fallback. */
 export class StoreUnavailableError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('STORE_UNAVAILABLE', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', init, options);
   }
 }
 
-/** A value is larger than the store accepts. */
+/** A value is larger than the store accepts (`details.limit`, `details.actual` in bytes). */
 export class ValueTooLargeError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('VALUE_TOO_LARGE', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('VALUE_TOO_LARGE', init, options);
   }
 }
 
 /** A requested TensorFlow.js backend could not be loaded. */
 export class BackendUnavailableError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('BACKEND_UNAVAILABLE', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('BACKEND_UNAVAILABLE', init, options);
   }
 }
 
 /** A configuration value (environment variable, options object, config.json) is invalid. */
 export class ConfigError extends KVLabError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CONFIG_ERROR', message, options);
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('CONFIG_ERROR', init, options);
   }
 }
 

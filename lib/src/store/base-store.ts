@@ -2,6 +2,8 @@ import type { BlockHash } from '../hashing/types';
 import { CorruptEntryError, InvalidInputError, describeValue } from '../runtime/errors';
 import { StoreMetrics, type StoreMetricsOptions } from './metrics';
 import type {
+  CallOptions,
+  CallReport,
   FallbackReason,
   GetOptions,
   KVStore,
@@ -121,10 +123,10 @@ export abstract class BaseStore implements KVStore {
     this.validateHook = options.validate;
   }
 
-  abstract has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+  abstract has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]>;
   abstract get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]>;
-  abstract put(entries: readonly StoreEntry[]): Promise<PutResult>;
-  abstract delete(hashes: readonly BlockHash[]): Promise<number>;
+  abstract put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult>;
+  abstract delete(hashes: readonly BlockHash[], options?: CallOptions): Promise<number>;
   abstract health(): Promise<StoreHealth>;
   abstract close(): Promise<void>;
 
@@ -229,9 +231,14 @@ export abstract class BaseStore implements KVStore {
     this.metrics.error(op, kind, n);
   }
 
-  protected countFallback(op: StoreOp, reason: FallbackReason): void {
+  /** Count a fallback in the store's totals and, when the caller asked for one, in its call report. */
+  protected countFallback(op: StoreOp, reason: FallbackReason, report?: CallReport): void {
     this.counters.fallbacks++;
     this.metrics.fallback(op, reason);
+    if (report) {
+      report.fallbacks++;
+      report.reasons.push(reason);
+    }
   }
 
   protected countCorrupt(n: number): void {

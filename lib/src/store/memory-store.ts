@@ -1,7 +1,7 @@
 import type { BlockHash } from '../hashing/types';
 import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
 import { assertHashes, assertPositiveInt, checkEntries, MiB } from './checks';
-import type { GetOptions, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
+import type { CallOptions, GetOptions, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
 export interface MemoryStoreOptions extends BaseStoreOptions {
   /**
@@ -65,11 +65,11 @@ export class MemoryStore extends BaseStore {
     return this.held;
   }
 
-  async has(hashes: readonly BlockHash[]): Promise<boolean[]> {
+  async has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]> {
     assertHashes(hashes);
     if (hashes.length === 0) return [];
     const t0 = process.hrtime.bigint();
-    if (this.closed) this.countFallback('has', 'closed');
+    if (this.closed) this.countFallback('has', 'closed', options?.report);
     const out = hashes.map((h) => !this.closed && this.map.has(h));
     this.countLookup('has', out, Boolean);
     this.observe('has', t0);
@@ -80,7 +80,7 @@ export class MemoryStore extends BaseStore {
     assertHashes(hashes);
     if (hashes.length === 0) return [];
     const t0 = process.hrtime.bigint();
-    if (this.closed) this.countFallback('get', 'closed');
+    if (this.closed) this.countFallback('get', 'closed', options?.report);
     let values = hashes.map((h) => {
       if (this.closed) return undefined;
       const v = this.map.get(h);
@@ -100,10 +100,10 @@ export class MemoryStore extends BaseStore {
     return values;
   }
 
-  async put(entries: readonly StoreEntry[]): Promise<PutResult> {
+  async put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult> {
     const values = checkEntries(entries, this.maxValueBytes, this.name);
     const t0 = process.hrtime.bigint();
-    if (this.closed && entries.length) this.countFallback('put', 'closed');
+    if (this.closed && entries.length) this.countFallback('put', 'closed', options?.report);
     const statuses: PutStatus[] = entries.map((e, i) => {
       if (this.closed) return 'failed';
       if (this.map.has(e.hash)) return 'exists';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CircuitState, FallbackReason, StoreErrorKind, StoreOp } from './types';
+import type { CircuitState, FallbackReason, StoreErrorKind, StoreMetricsView, StoreOp } from './types';
 
 export interface StoreMetricsOptions {
   /**
@@ -86,7 +86,7 @@ function familiesFor(registry: Registry, prefix: string, buckets: number[]): Fam
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /** The Prometheus metrics of one store (label values `store` = name, `tier` = tier). */
-export class StoreMetrics {
+export class StoreMetrics implements StoreMetricsView {
   readonly registry: Registry;
   readonly prefix: string;
   private readonly f: Families;

@@ -11,6 +11,8 @@ import { assertHashes, assertKeyPart, assertPositiveInt, checkEntries, MiB } fro
 import type {
   CircuitState,
   FallbackReason,
+  CallOptions,
+  CallReport,
   GetOptions,
   PutResult,
   PutStatus,
@@ -380,25 +382,26 @@ export abstract class RedisStoreBase extends BaseStore {
     this.detachers = [];
   }
 
-  async has(hashes: readonly BlockHash[]): Promise<boolean[]> {
+  async has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]> {
     assertHashes(hashes);
     const n = hashes.length;
     if (n === 0) return [];
     const t0 = process.hrtime.bigint();
     const out = new Array<boolean>(n).fill(false);
     const keys = hashes.map((h) => this.keyFor(h));
-    await this.run('has', async () => {
+    const report = options?.report;
+    await this.run('has', report, async () => {
       const plans = this.route(keys).map((g) => ({
         node: g.node,
         commands: g.slots.flat().map((i) => ({ indices: [i], add: (p: ChainableCommander) => void p.exists(keys[i]!) })),
       }));
       let serverErrors = 0;
-      const { outcomes, partial } = await this.execute('has', plans);
+      const { outcomes, partial } = await this.execute('has', plans, report);
       for (const o of outcomes) {
         if (o.err) serverErrors++;
         else if (Number(o.reply) > 0) out[o.cmd.indices[0]!] = true;
       }
-      this.countReplyErrors('has', serverErrors, partial);
+      this.countReplyErrors('has', serverErrors, partial, report);
     });
     this.countLookup('has', out, Boolean);
     this.observe('has', t0);
@@ -436,7 +439,8 @@ export abstract class RedisStoreBase extends BaseStore {
           });
         }
       : undefined;
-    await this.run('get', async () => {
+    const report = options?.report;
+    await this.run('get', report, async () => {
       const plans: NodePlan[] = this.route(keys).map((g) => {
         const commands: PlannedCommand[] = [];
         if (refresh) {
@@ -457,7 +461,7 @@ export abstract class RedisStoreBase extends BaseStore {
         return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
       });
       let serverErrors = 0;
-      const { outcomes, partial } = await this.execute('get', plans);
+      const { outcomes, partial } = await this.execute('get', plans, report);
       for (const o of outcomes) {
         if (o.err) {
           serverErrors++;
@@ -473,11 +477,11 @@ export abstract class RedisStoreBase extends BaseStore {
           });
         }
       }
-      this.countReplyErrors('get', serverErrors, partial);
+      this.countReplyErrors('get', serverErrors, partial, report);
     });
     finished = true;
     values = await this.validated(hashes, values, options, async (corrupt) => {
-      await this.removeKeys('delete', corrupt.map((h) => this.keyFor(h)));
+      await this.removeKeys('delete', corrupt.map((h) => this.keyFor(h)), report);
     });
     thrown += deliverValues(values, onValue, delivered);
     this.countError('get', 'validate', thrown);
@@ -488,7 +492,7 @@ export abstract class RedisStoreBase extends BaseStore {
     return values;
   }
 
-  async put(entries: readonly StoreEntry[]): Promise<PutResult> {
+  async put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult> {
     const values = checkEntries(entries, this.maxValueBytes, this.name);
     const n = entries.length;
     if (n === 0) return summarizePut([], []);
@@ -496,7 +500,8 @@ export abstract class RedisStoreBase extends BaseStore {
     const statuses = new Array<PutStatus>(n).fill('failed');
     const keys = entries.map((e) => this.keyFor(e.hash));
     const ttl = this.ttlSeconds;
-    await this.run('put', async () => {
+    const report = options?.report;
+    await this.run('put', report, async () => {
       const plans: NodePlan[] = this.route(keys).map((g) => ({
         node: g.node,
         direct: true,
@@ -509,13 +514,13 @@ export abstract class RedisStoreBase extends BaseStore {
         })),
       }));
       let serverErrors = 0;
-      const { outcomes, partial } = await this.execute('put', plans);
+      const { outcomes, partial } = await this.execute('put', plans, report);
       for (const o of outcomes) {
         const i = o.cmd.indices[0]!;
         if (o.err) serverErrors++;
         else statuses[i] = o.reply === null || o.reply === undefined ? 'exists' : 'stored';
       }
-      this.countReplyErrors('put', serverErrors, partial);
+      this.countReplyErrors('put', serverErrors, partial, report);
     });
     this.noteValueSizes(values);
     const result = summarizePut(statuses, values);
@@ -524,20 +529,20 @@ export abstract class RedisStoreBase extends BaseStore {
     return result;
   }
 
-  async delete(hashes: readonly BlockHash[]): Promise<number> {
+  async delete(hashes: readonly BlockHash[], options?: CallOptions): Promise<number> {
     assertHashes(hashes);
     if (hashes.length === 0) return 0;
     const t0 = process.hrtime.bigint();
-    const n = await this.removeKeys('delete', hashes.map((h) => this.keyFor(h)));
+    const n = await this.removeKeys('delete', hashes.map((h) => this.keyFor(h)), options?.report);
     this.countDeleted(n);
     this.observe('delete', t0);
     return n;
   }
 
   /** `DEL` per hash slot; resolves to the number of keys removed (0 when the store is unavailable). */
-  protected async removeKeys(op: StoreOp, keys: readonly string[]): Promise<number> {
+  protected async removeKeys(op: StoreOp, keys: readonly string[], report?: CallReport): Promise<number> {
     let removed = 0;
-    await this.run(op, async () => {
+    await this.run(op, report, async () => {
       const plans = this.route(keys).map((g) => ({
         node: g.node,
         commands: g.slots.flatMap((slot) =>
@@ -545,12 +550,12 @@ export abstract class RedisStoreBase extends BaseStore {
         ),
       }));
       let serverErrors = 0;
-      const { outcomes, partial } = await this.execute(op, plans);
+      const { outcomes, partial } = await this.execute(op, plans, report);
       for (const o of outcomes) {
         if (o.err) serverErrors++;
         else removed += Number(o.reply) || 0;
       }
-      this.countReplyErrors(op, serverErrors, partial);
+      this.countReplyErrors(op, serverErrors, partial, report);
     });
     return removed;
   }
@@ -559,13 +564,13 @@ export abstract class RedisStoreBase extends BaseStore {
    * Runs an operation through the circuit breaker. Failures become fallbacks: counted, never thrown.
    * Resolves `true` if the body ran to completion.
    */
-  protected async run(op: StoreOp, body: () => Promise<void>): Promise<boolean> {
+  protected async run(op: StoreOp, report: CallReport | undefined, body: () => Promise<void>): Promise<boolean> {
     if (this.closed) {
-      this.countFallback(op, 'closed');
+      this.countFallback(op, 'closed', report);
       return false;
     }
     if (!this.breaker.allow()) {
-      this.countFallback(op, 'circuit_open');
+      this.countFallback(op, 'circuit_open', report);
       return false;
     }
     try {
@@ -576,7 +581,7 @@ export abstract class RedisStoreBase extends BaseStore {
       this.breaker.failure();
       this.lastError = (err as Error)?.message ?? String(err);
       this.countError(op, errorKind(err));
-      this.countFallback(op, reasonOf(err));
+      this.countFallback(op, reasonOf(err), report);
       return false;
     }
   }
@@ -587,7 +592,7 @@ export abstract class RedisStoreBase extends BaseStore {
    * the first error is thrown; if only some did, their commands are dropped (their blocks become
    * misses / failed writes) and a fallback is counted.
    */
-  protected async execute(op: StoreOp, plans: NodePlan[]): Promise<{ outcomes: Outcome[]; partial: boolean }> {
+  protected async execute(op: StoreOp, plans: NodePlan[], report: CallReport | undefined): Promise<{ outcomes: Outcome[]; partial: boolean }> {
     if (!this.connected()) throw new StoreUnavailableError(`not connected${this.lastError ? `: ${this.lastError}` : ''}`);
     this.counters.roundTrips += plans.length;
     for (const p of plans) this.counters.commands += p.commands.length;
@@ -606,7 +611,7 @@ export abstract class RedisStoreBase extends BaseStore {
     if (failedPlans === plans.length && plans.length > 0) {
       throw firstError;
     }
-    if (failedPlans > 0) this.countFallback(op, reasonOf(firstError));
+    if (failedPlans > 0) this.countFallback(op, reasonOf(firstError), report);
     return { outcomes, partial: failedPlans > 0 };
   }
 
@@ -614,10 +619,10 @@ export abstract class RedisStoreBase extends BaseStore {
    * Count per-command reply errors (OOM, MOVED to a dead node, CLUSTERDOWN…): the blocks concerned
    * were answered with a miss / not written, so this is a fallback too (once per operation).
    */
-  protected countReplyErrors(op: StoreOp, errors: number, partial: boolean): void {
+  protected countReplyErrors(op: StoreOp, errors: number, partial: boolean, report: CallReport | undefined): void {
     if (errors <= 0) return;
     this.countError(op, 'server', errors);
-    if (!partial) this.countFallback(op, 'error');
+    if (!partial) this.countFallback(op, 'error', report);
   }
 
   /** Milliseconds allowed for an operation that moves `bytes`. */

@@ -4,7 +4,7 @@ import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from '.
 import { assertHashes, checkEntries } from './checks';
 import { MemoryStore, type MemoryStoreOptions } from './memory-store';
 import { mergeExpositions } from './metrics';
-import type { GetOptions, KVStore, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
+import type { CallOptions, GetOptions, KVStore, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
 export interface TieredStoreOptions extends BaseStoreOptions {
   /** The fast tier: a store (usually a `MemoryStore`) or the options of a `MemoryStore` to create. */
@@ -61,16 +61,17 @@ export class TieredStore extends BaseStore {
     if (this.l1Key === this.l2Key) throw new ConfigError(`TieredStore: both tiers are called '${this.l1Key}'; give them different names`);
   }
 
-  async has(hashes: readonly BlockHash[]): Promise<boolean[]> {
+  async has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]> {
     assertHashes(hashes);
     if (hashes.length === 0) return [];
     const t0 = process.hrtime.bigint();
-    const out = await this.l1.has(hashes);
+    const report = options?.report;
+    const out = await this.l1.has(hashes, { report });
     const l1Hits = out.filter(Boolean).length;
     const missing = out.flatMap((v, i) => (v ? [] : [i]));
     let l2Hits = 0;
     if (missing.length) {
-      const found = await this.l2.has(missing.map((i) => hashes[i]!));
+      const found = await this.l2.has(missing.map((i) => hashes[i]!), { report });
       found.forEach((v, j) => {
         if (v) {
           out[missing[j]!] = true;
@@ -90,7 +91,8 @@ export class TieredStore extends BaseStore {
     const hook = this.validatorFor(options);
     const onValue = options?.onValue;
     const delivered: boolean[] = [];
-    const values = await this.l1.get(hashes, { validate: hook ?? null });
+    const report = options?.report;
+    const values = await this.l1.get(hashes, { validate: hook ?? null, report });
     const l1Hits = values.filter((v) => v !== undefined).length;
     let thrown = deliverValues(values, onValue);
     values.forEach((v, i) => (delivered[i] = v !== undefined));
@@ -104,7 +106,7 @@ export class TieredStore extends BaseStore {
             onValue(missing[j]!, v);
           }
         : undefined;
-      const found = await this.l2.get(missing.map((i) => hashes[i]!), { ...(hook ? { validate: hook } : {}), ...(stream ? { onValue: stream } : {}) });
+      const found = await this.l2.get(missing.map((i) => hashes[i]!), { ...(hook ? { validate: hook } : {}), ...(stream ? { onValue: stream } : {}), report });
       const promote: StoreEntry[] = [];
       found.forEach((v, j) => {
         if (v === undefined) return;
@@ -126,17 +128,18 @@ export class TieredStore extends BaseStore {
     return values;
   }
 
-  async put(entries: readonly StoreEntry[]): Promise<PutResult> {
+  async put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult> {
     const values = checkEntries(entries, this.maxValueBytes, this.name);
     if (entries.length === 0) return summarizePut([], []);
     const t0 = process.hrtime.bigint();
     const normalized = entries.map((e, i) => ({ hash: e.hash, value: values[i]! }));
-    const r2 = await this.l2.put(normalized);
+    const report = options?.report;
+    const r2 = await this.l2.put(normalized, { report });
     const statuses: PutStatus[] = r2.statuses.slice();
     // L1 gets what L2 stored (or could not store: L1 still serves this process).
     const toL1 = normalized.flatMap((e, i) => (r2.statuses[i] !== 'exists' && e.value.length <= this.l1.maxValueBytes ? [i] : []));
     if (toL1.length) {
-      const r1 = await this.l1.put(toL1.map((i) => normalized[i]!));
+      const r1 = await this.l1.put(toL1.map((i) => normalized[i]!), { report });
       toL1.forEach((i, j) => {
         if (statuses[i] === 'failed') statuses[i] = r1.statuses[j]!;
       });
@@ -148,10 +151,11 @@ export class TieredStore extends BaseStore {
   }
 
   /** Removes from both tiers; resolves to the larger of the two counts. */
-  async delete(hashes: readonly BlockHash[]): Promise<number> {
+  async delete(hashes: readonly BlockHash[], options?: CallOptions): Promise<number> {
     assertHashes(hashes);
     if (hashes.length === 0) return 0;
-    const [n1, n2] = await Promise.all([this.l1.delete(hashes), this.l2.delete(hashes)]);
+    const report = options?.report;
+    const [n1, n2] = await Promise.all([this.l1.delete(hashes, { report }), this.l2.delete(hashes, { report })]);
     const n = Math.max(n1, n2);
     this.countDeleted(n);
     return n;

@@ -1,5 +1,5 @@
+import type { Registry } from 'prom-client';
 import type { BlockHash, BlockPresence } from '../hashing/types';
-import type { StoreMetrics } from './metrics';
 
 /** One block to store: its chained hash and its serialized bytes (opaque to the store). */
 export interface StoreEntry {
@@ -38,7 +38,28 @@ export interface PutResult {
  */
 export type ValidateHook = (value: Buffer, hash: BlockHash) => boolean | void | Promise<boolean | void>;
 
-export interface GetOptions {
+/**
+ * What one store call could not do, filled in by the store: the fallbacks of *this* call (a miss or
+ * a failed write instead of an answer from the server) and why. `stats()` counts every call of the
+ * store; a report counts one, so two engines sharing a store each see their own.
+ */
+export interface CallReport {
+  fallbacks: number;
+  reasons: FallbackReason[];
+}
+
+/** A fresh, empty {@link CallReport}. */
+export function newCallReport(): CallReport {
+  return { fallbacks: 0, reasons: [] };
+}
+
+/** Options every store call accepts. */
+export interface CallOptions {
+  /** Filled in with this call's fallbacks. @default undefined (only `stats()` counts them) */
+  report?: CallReport;
+}
+
+export interface GetOptions extends CallOptions {
   /** Overrides the store's own `validate` hook for this call (`null` disables it). */
   validate?: ValidateHook | null;
   /**
@@ -60,6 +81,14 @@ export type FallbackReason = 'error' | 'timeout' | 'circuit_open' | 'closed';
 
 /** Kinds of errors counted in `kvlab_store_errors_total`. */
 export type StoreErrorKind = 'timeout' | 'connection' | 'server' | 'validate';
+
+/** What callers see of a store's Prometheus metrics (the class is `StoreMetrics`). */
+export interface StoreMetricsView {
+  /** The prom-client registry the store's metric families live in. */
+  readonly registry: Registry;
+  /** Text exposition of that registry. */
+  text(): Promise<string>;
+}
 
 /** Circuit breaker state (see {@link CircuitBreaker}). */
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -154,23 +183,23 @@ export interface StoreHealth {
  *   (`InvalidInputError`), a value above `maxValueBytes` (`ValueTooLargeError`, nothing of the batch
  *   is written).
  */
-export interface KVStore extends BlockPresence {
+export interface KVStore extends BlockPresence<CallOptions> {
   /** Instance name (label `store` of the metrics). */
   readonly name: string;
   /** Kind of tier: `memory`, `redis`, `redis-cluster`, `tiered` (label `tier` of the metrics). */
   readonly tier: string;
   /** Largest value `put` accepts, in bytes. */
   readonly maxValueBytes: number;
-  readonly metrics: StoreMetrics;
+  readonly metrics: StoreMetricsView;
 
   /** Which blocks the store holds, in one round trip. Does not refresh TTLs or LRU order. */
-  has(hashes: readonly BlockHash[]): Promise<boolean[]>;
+  has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]>;
   /** The stored bytes of each block, `undefined` for a miss. Refreshes LRU order / TTL of hits. */
   get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]>;
   /** Store blocks that are not stored yet. */
-  put(entries: readonly StoreEntry[]): Promise<PutResult>;
+  put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult>;
   /** Remove blocks; resolves to how many were present. */
-  delete(hashes: readonly BlockHash[]): Promise<number>;
+  delete(hashes: readonly BlockHash[], options?: CallOptions): Promise<number>;
   stats(): StoreStats;
   health(): Promise<StoreHealth>;
   /** Count token-level hits and misses of a lookup served by `tier` (computed one layer up). */
