@@ -1,22 +1,8 @@
 /** The generated blocks of the docs: each reads results files and returns Markdown. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  compareWithSeedClaims,
-  costFigure,
-  loadPrefillTable,
-  multiWorkerFigure,
-  projectCost,
-  readResults,
-  reuseFigure,
-  tableToMarkdown,
-  ttftFigure,
-  type BenchmarkResults,
-  getPreset,
-  renderFiguresToPng,
-  sizeRedis,
-  type PlotlyFigure,
-} from '../lib/src';
+import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis } from '../lib/src';
+import { costFigure, multiWorkerFigure, reuseFigure, tableToMarkdown, ttftFigure, renderFiguresToPng, type PlotlyFigure } from '../lib/src/notebook';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
 import type { SerdeBenchResult } from '../lib/src/bench/serde';

@@ -8,7 +8,7 @@ import { createStore, type KVStore } from '../../lib/src/store';
 import { PrefixCacheConnector, ServingEngine, serdeBlockCodec, type ServeRequest } from '../../lib/src/engine';
 import { createNamespace, hashBlocks, longestPrefix } from '../../lib/src/hashing';
 import { LlamaModel, type LlamaModel as Model } from '../../lib/src/model';
-import { decodeKV, encodeKV, encodedSize, type KVDtype } from '../../lib/src/serde';
+import { decodeKV, encodeKV, encodedSize, xxh64, type KVDtype } from '../../lib/src/serde';
 import { progress } from '../../lib/src/runtime';
 import { runSoak } from '../../lib/src/bench/soak';
 import { RedisServer } from '../harness/redis';
@@ -116,7 +116,6 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
     // A header that claims an enormous block (consistent header checksum): refused before allocating.
     const huge = encodeKV(block(1));
     huge.writeUInt32LE(2 ** 31, 20);
-    const { xxh64 } = await import('../../lib/src/serde');
     huge.writeBigUInt64LE(xxh64(huge, 0n, 0, 56), 56);
     await rejects('header claiming 2^31 tokens', () => decodeKV(huge), 'CORRUPT_ENTRY', /over the .*-byte limit/);
   });

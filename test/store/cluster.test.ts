@@ -124,7 +124,7 @@ describe('store: RedisClusterStore (3 masters)', function () {
   describe('when one master dies', function () {
     let fragile: RedisClusterHarness;
     before(async () => {
-      fragile = await RedisClusterHarness.start({ masters: 3, replicasPerMaster: 0, args: ['--cluster-require-full-coverage', 'no'] });
+      fragile = await RedisClusterHarness.start({ masters: 3, replicasPerMaster: 0, requireFullCoverage: false });
     });
     after(async () => {
       await fragile.stop();

@@ -1,13 +1,12 @@
+/** Internal barrel of this layer (the public API is lib/src/index.ts). */
 export * from './workloads';
 export * from './strategies';
 export * from './stats';
 export * from './runner';
 export * from './suite';
 export * from './cost';
-export * from './charts';
 export * from './claims';
 export * from './sizing';
 export * from './serde';
 export * from './serde-report';
 export * from './store';
-export * from './png';

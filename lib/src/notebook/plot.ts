@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { InvalidInputError } from '../runtime/errors';
 import { escapeHtml, jsonForScript, sendDisplay } from '../runtime/kernel';
 
-import type { PlotlyFigure } from '../runtime/figure';
+import type { PlotlyFigure } from './figure';
 
 export type { PlotlyFigure };
 

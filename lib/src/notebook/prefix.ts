@@ -26,7 +26,7 @@ import { sized } from '../runtime/env';
 import { InvalidInputError, describeValue } from '../runtime/errors';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';
-import type { PlotlyFigure } from '../runtime/figure';
+import type { PlotlyFigure } from './figure';
 import { median } from '../bench/stats';
 
 // ───────────────────────────── shared bits ─────────────────────────────

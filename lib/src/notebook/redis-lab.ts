@@ -23,7 +23,7 @@ import type { LlamaModel } from '../model/transformer';
 import type { KVDtype } from '../serde/types';
 import { sized } from '../runtime/env';
 import { ConfigError, InvalidInputError, StoreUnavailableError, describeValue } from '../runtime/errors';
-import type { PlotlyFigure } from '../runtime/figure';
+import type { PlotlyFigure } from './figure';
 import { StoreTimeoutError, withDeadline } from '../store/redis-base';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';

@@ -11,7 +11,7 @@ import { makeWorkload } from '../bench/workloads';
 import { KVCache, argmax, type LlamaModel } from '../model';
 import { sized } from '../runtime/env';
 import { InvalidInputError, KVLabError, describeValue } from '../runtime/errors';
-import type { PlotlyFigure } from '../runtime/figure';
+import type { PlotlyFigure } from './figure';
 import { progress } from '../runtime/progress';
 import {
   CODECS,

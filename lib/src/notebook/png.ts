@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { figureToPage } from '../notebook/plot';
-import type { PlotlyFigure } from '../runtime/figure';
+import { figureToPage } from './plot';
+import type { PlotlyFigure } from './figure';
 import { ConfigError } from '../runtime/errors';
 
 export interface PngOptions {

@@ -1,7 +1,7 @@
 /** Plotly figures of benchmark results, shared by the CLI (HTML files) and notebook 05. */
-import type { PlotlyFigure } from '../runtime/figure';
-import type { BenchmarkResults } from './suite';
-import type { CostProjection } from './cost';
+import type { PlotlyFigure } from './figure';
+import type { BenchmarkResults } from '../bench/suite';
+import type { CostProjection } from '../bench/cost';
 
 /** One colour per strategy on every chart. */
 const COLORS: Record<string, string> = {
