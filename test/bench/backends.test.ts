@@ -1,15 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import {
-  BACKEND_TARGETS,
-  MemcachedMetaClient,
-  formatBackendsBench,
-  openBackends,
-  runBackendsBenchmark,
-  startMemcached,
-  type OpenBackends,
-} from '../../lib/src/bench/backends';
+import { BACKEND_TARGETS, formatBackendsBench, runBackendsBenchmark } from '../../lib/src/bench/backends';
+import { openBackends, type OpenBackends } from '../../lib/src/bench/backend-targets';
+import { MemcachedMetaClient, startMemcached } from '../../lib/src/bench/memcached';
 
 const MiB = 2 ** 20;
 

@@ -15,11 +15,9 @@
  * - `slow-server`: `DEBUG SLEEP` longer than the store's timeout;
  * - `connection-drop`: `CLIENT KILL TYPE normal`: every client connection is cut.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { LlamaModel } from '../model/transformer';
 import { Tokenizer } from '../model/tokenizer';
 import { ServingEngine, type RequestRecord } from '../engine/engine';
@@ -30,7 +28,7 @@ import { hashBlocks } from '../hashing/block-hash';
 import { xxh64 } from '../serde/xxh64';
 import { HEADER_BYTES, decodeKV, encodeKV, verifyKV } from '../serde/container';
 import { createStore } from '../store/factory';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
+import { LocalRedisCluster, LocalRedisNode } from '../store/local-cluster';
 import type { RedisStoreBase } from '../store/redis-base';
 import type { KVStore, StoreStats } from '../store/types';
 import { InvalidInputError } from '../runtime/errors';
@@ -41,7 +39,6 @@ import { progress as makeProgress, type ProgressReporter } from '../runtime/prog
 import { makeWorkload } from './workloads';
 import { quantile } from './stats';
 
-const execFileP = promisify(execFile);
 
 export const FAULT_KINDS = ['redis-kill', 'cluster-failover', 'eviction', 'corruption', 'slow-server', 'connection-drop'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -242,85 +239,8 @@ export function mutateEntry(value: Buffer, kind: MutationKind, rng: SeededRng): 
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-const CLUSTER_ARGS = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0'];
+const CLUSTER_ARGS = ['--repl-diskless-sync-delay', '0'];
 const COMMON_ARGS = ['--enable-debug-command', 'yes', '--maxmemory-policy', 'allkeys-lru'];
-
-/** A redis-server this run owns: can be killed (SIGKILL) and started again on its port and folder. */
-class ManagedRedis {
-  private handle: EmbeddedRedis | undefined;
-  private constructor(
-    readonly port: number,
-    readonly dir: string,
-    private readonly args: string[],
-  ) {}
-
-  static async start(dir: string, args: string[], port?: number): Promise<ManagedRedis> {
-    fs.mkdirSync(dir, { recursive: true });
-    const handle = await startEmbeddedRedis({ dir, args, ...(port !== undefined ? { port } : {}) });
-    const node = new ManagedRedis(handle.port, dir, args);
-    node.handle = handle;
-    return node;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get alive(): boolean {
-    return this.handle !== undefined;
-  }
-
-  async cli(...args: string[]): Promise<string> {
-    const { stdout } = await execFileP('redis-cli', ['-p', String(this.port), ...args], { timeout: 15_000 });
-    return stdout;
-  }
-
-  async info(section: string): Promise<Record<string, string>> {
-    return parseInfoText(await this.cli('INFO', section));
-  }
-
-  async kill(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    if (!h) return;
-    if (h.pid !== undefined) {
-      try {
-        process.kill(h.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await h.stop(); // waits for the exit, releases the exit hook
-  }
-
-  async restart(): Promise<void> {
-    if (this.handle) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.handle = await startEmbeddedRedis({ port: this.port, dir: this.dir, args: this.args });
-        return;
-      } catch (err) {
-        if (attempt >= 20) throw err;
-        await sleep(100); // the port may take a moment to be free
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.stop();
-  }
-}
-
-function parseInfoText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -335,48 +255,14 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs: nu
   }
 }
 
-class SoakCluster {
-  private constructor(readonly nodes: ManagedRedis[]) {}
-
-  static async start(root: string): Promise<SoakCluster> {
-    const nodes: ManagedRedis[] = [];
-    for (let i = 0; i < 6; i++) nodes.push(await ManagedRedis.start(path.join(root, `cluster-${i}`), [...CLUSTER_ARGS, ...COMMON_ARGS]));
-    await execFileP('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
-    const c = new SoakCluster(nodes);
-    await c.waitHealthy(30_000);
-    return c;
-  }
-
-  get url(): string {
-    return this.nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(',');
-  }
-
-  async roles(): Promise<(string | undefined)[]> {
-    return Promise.all(this.nodes.map(async (n) => (n.alive ? (await n.info('replication').catch(() => undefined))?.role : undefined)));
-  }
-
-  async masters(): Promise<ManagedRedis[]> {
-    const roles = await this.roles();
-    return this.nodes.filter((_, i) => roles[i] === 'master');
-  }
-
-  /** Every live node says cluster_state:ok, 3 masters, and every replica has finished its sync. */
-  async healthy(): Promise<boolean> {
-    const live = this.nodes.filter((n) => n.alive);
-    const infos = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO')));
-    if (!infos.every((s) => /cluster_state:ok/.test(s))) return false;
-    const repl = await Promise.all(live.map((n) => n.info('replication')));
-    if (repl.filter((r) => r.role === 'master').length !== 3) return false;
-    return repl.filter((r) => r.role === 'slave').every((r) => r.master_link_status === 'up' && r.master_sync_in_progress === '0');
-  }
-
-  async waitHealthy(timeoutMs: number): Promise<number> {
-    return waitUntil('a healthy cluster', () => this.healthy(), timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.stop()));
-  }
+/** Every live node says cluster_state:ok, 3 masters, and every replica has finished its sync. */
+async function clusterHealthy(cluster: LocalRedisCluster): Promise<boolean> {
+  const live = cluster.nodes.filter((n) => n.alive);
+  const infos = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO')));
+  if (!infos.every((s) => /cluster_state:ok/.test(s))) return false;
+  const repl = await Promise.all(live.map((n) => n.info('replication')));
+  if (repl.filter((r) => r.role === 'master').length !== 3) return false;
+  return repl.filter((r) => r.role === 'slave').every((r) => r.master_link_status === 'up' && r.master_sync_in_progress === '0');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,8 +351,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
 
   const loadStart = os.loadavg()[0]!;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-soak-'));
-  let standalone: ManagedRedis | undefined;
-  let cluster: SoakCluster | undefined;
+  let standalone: LocalRedisNode | undefined;
+  let cluster: LocalRedisCluster | undefined;
   const stores: KVStore[] = [];
   const model = await LlamaModel.create(D.model, { seed: 0 });
   try {
@@ -490,8 +376,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     references?.done();
 
     log('soak: starting redis-server processes (standalone + 3 masters / 3 replicas)');
-    standalone = await ManagedRedis.start(path.join(root, 'standalone'), COMMON_ARGS);
-    cluster = await SoakCluster.start(root);
+    standalone = await LocalRedisNode.start({ dir: path.join(root, 'standalone'), args: COMMON_ARGS });
+    cluster = await LocalRedisCluster.start({ masters: 3, replicasPerMaster: 1, dir: root, args: [...CLUSTER_ARGS, ...COMMON_ARGS] });
+    await waitUntil('a healthy cluster', () => clusterHealthy(cluster!), 30_000);
     const redisVersion = (await standalone.info('server')).redis_version ?? 'unknown';
     const baseMemory = Number((await standalone.info('memory')).used_memory);
 
@@ -581,9 +468,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       );
     };
 
-    const nodesOf = async (target: SoakTarget): Promise<ManagedRedis[]> => (target === 'standalone' ? [standalone!] : cluster!.masters());
-    const dbsize = async (nodes: ManagedRedis[]): Promise<number> => (await Promise.all(nodes.map(async (n) => Number(await n.cli('DBSIZE'))))).reduce((a, b) => a + b, 0);
-    const evictedKeys = async (nodes: ManagedRedis[]): Promise<number> =>
+    const nodesOf = async (target: SoakTarget): Promise<LocalRedisNode[]> => (target === 'standalone' ? [standalone!] : cluster!.masters());
+    const dbsize = async (nodes: LocalRedisNode[]): Promise<number> => (await Promise.all(nodes.map(async (n) => Number(await n.cli('DBSIZE'))))).reduce((a, b) => a + b, 0);
+    const evictedKeys = async (nodes: LocalRedisNode[]): Promise<number> =>
       (await Promise.all(nodes.map(async (n) => Number((await n.info('stats')).evicted_keys ?? 0)))).reduce((a, b) => a + b, 0);
 
     const inject = async (kind: FaultKind): Promise<void> => {
@@ -623,7 +510,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
             ev.keysLost = Math.max(0, keys - (await dbsize(promoted)));
             ev.durationMs = promotedMs;
             await victim.restart(); // same folder: nodes.conf makes it rejoin, as a replica
-            const rejoinMs = await cluster!.waitHealthy(60_000);
+            const rejoinMs = await waitUntil('a healthy cluster', () => clusterHealthy(cluster!), 60_000);
             ev.detail = `master :${victim.port} killed with ${keys} keys; replica promoted after ${promotedMs} ms; old master back as a replica in sync after ${rejoinMs} ms more`;
             break;
           }
@@ -715,7 +602,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     run?.done(`soak: ${served.length} requests, ${events.length} faults, ${served.filter((s) => s.wrong).length} wrong`);
 
     // Final scan: every key left must verify, or be a damaged entry that was never read again.
-    await cluster.waitHealthy(60_000).catch(() => undefined);
+    await waitUntil('a healthy cluster', () => clusterHealthy(cluster!), 60_000).catch(() => undefined);
     const scan = { keys: 0, valid: 0, damaged: 0 };
     for (const t of [targets.standalone, targets.cluster]) {
       const client = (t.store as unknown as { client: { getBuffer(k: string): Promise<Buffer | null> } }).client;

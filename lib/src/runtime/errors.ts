@@ -126,3 +126,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
   return typeof value;
 }
+
+/** The first line of an error's message (at most `maxLength` characters), for reports and tables. */
+export function errorText(err: unknown, maxLength = 300): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.slice(0, maxLength);
+}
