@@ -36,7 +36,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'script
     const withSolutions = process.argv.includes('--solutions');
     const record = process.argv.includes('--record');
     const files = process.argv.slice(2).filter((a) => a !== '--solutions' && a !== '--record');
-    const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions', 'exercises.json') } : {});
+    const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions') } : {});
     if (record) {
       const cpus = os.cpus();
       // Keep earlier timings of notebooks this run did not execute.

@@ -129,12 +129,15 @@ def main():
     # Full mode runs whole benchmarks in one cell (notebook 05): allow an hour per cell there.
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("KVLAB_CELL_TIMEOUT", "900" if fast else "3600")))
     ap.add_argument("--kernel", default="tslab")
-    ap.add_argument("--solutions", help="JSON of reference solutions: run with them filled in, checks strict")
+    ap.add_argument("--solutions", help="reference solutions (a JSON file, or a folder of them, one per notebook): run with them filled in, checks strict")
     args = ap.parse_args()
     solutions = None
     if args.solutions:
-        with open(args.solutions) as f:
-            solutions = json.load(f)
+        files = sorted(os.path.join(args.solutions, f) for f in os.listdir(args.solutions) if f.endswith(".json")) if os.path.isdir(args.solutions) else [args.solutions]
+        solutions = {}
+        for file in files:
+            with open(file) as f:
+                solutions.update(json.load(f))
         os.environ["KVLAB_EXERCISES_STRICT"] = "1"
     out_dir = os.path.join(args.out, "notebooks")
     html_dir = os.path.join(args.out, "html")

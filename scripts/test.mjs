@@ -59,7 +59,7 @@ if (fs.existsSync(summaryFile)) {
 
 banner('notebooks (tslab kernel, nbclient), exercises filled with the reference solutions');
 try {
-  const { results } = await runNotebooks(undefined, { solutions: path.join(ROOT, 'solutions', 'exercises.json') });
+  const { results } = await runNotebooks(undefined, { solutions: path.join(ROOT, 'solutions') });
   const passed = results.filter((r) => r.status === 'passed').length;
   record('notebooks', passed, results.length - passed);
 } catch (err) {

@@ -6,7 +6,11 @@ import { EXERCISES, check, checkAnswer } from '../../lib/src/notebook/exercises'
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('notebook exercises and their checks', () => {
-  const solutions = JSON.parse(fs.readFileSync(path.join(ROOT, 'solutions', 'exercises.json'), 'utf8')) as Record<string, string>;
+  const dir = path.join(ROOT, 'solutions');
+  const solutions: Record<string, string> = Object.assign(
+    {},
+    ...fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, string>),
+  );
   const notebooks = fs.readdirSync(path.join(ROOT, 'notebooks')).filter((f) => f.endsWith('.ipynb'));
   const used = new Set<string>();
   for (const f of notebooks) {

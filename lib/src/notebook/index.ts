@@ -7,6 +7,7 @@
 export * from './figure';
 export * from './plot';
 export * from './table';
+export * from './text';
 export * from './charts';
 export * from './png';
 export * from './lab';
