@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_TARGETS, formatBackendsBench, runBackendsBenchmark, type BackendTargetId, type BackendsBenchOptions } from '../lib/src/bench/backends';
+import { MiB } from '../lib/src/runtime/units';
 
-const MiB = 2 ** 20;
 
 function parseArgs(argv: string[]): { options: BackendsBenchOptions; out: string } {
   const options: BackendsBenchOptions = {};

@@ -13,8 +13,8 @@ import { RedisClusterStore } from '../store/redis-cluster-store';
 import { RedisStore } from '../store/redis-store';
 import { MemcachedMetaClient, startMemcached, type MemcachedServer } from './memcached';
 import { DEFAULT_BACKENDS_BENCH_OPTIONS, type BackendTargetId, type BackendTargetInfo } from './backends';
+import { MiB } from '../runtime/units';
 
-const MiB = 2 ** 20;
 
 /**
  * One (server, client) pair behind a uniform face. Keys are 64-hex block hashes (raw clients prefix

@@ -20,9 +20,9 @@ import { progress, type ProgressOptions } from '../runtime/progress';
 import { memcachedLimits, memcachedVersion } from './memcached';
 import { REDIS_ARGS, openBackends } from './backend-targets';
 import { median, summarizeTimings, type TimingSummary } from './stats';
+import { MiB, round } from '../runtime/units';
 
 const execFileP = promisify(execFile);
-const MiB = 2 ** 20;
 
 /** Every measured (server, client) pair. `redis/ioredis` is the baseline of every ratio. */
 export const BACKEND_TARGETS = [
@@ -207,7 +207,6 @@ export interface BackendsBenchResult {
 // Small helpers
 
 
-const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Median over i of a[i] / b[i]: a ratio of two series measured side by side, pass by pass. */
 function pairedRatio(a: number[], b: number[]): number {

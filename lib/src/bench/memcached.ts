@@ -10,9 +10,9 @@ import { promisify } from 'node:util';
 import { freeLoopbackPort, startLoopbackServer } from '../runtime/loopback-server';
 import { errorText } from '../runtime/errors';
 import type { MemcachedLimitResult, MemcachedProbe } from './backends';
+import { MiB } from '../runtime/units';
 
 const execFileP = promisify(execFile);
-const MiB = 2 ** 20;
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 // memcached: a private server and a minimal meta-protocol client
 

@@ -38,6 +38,7 @@ import { SeededRng } from '../runtime/rng';
 import { progress as makeProgress, type ProgressReporter } from '../runtime/progress';
 import { makeWorkload } from './workloads';
 import { quantile } from './stats';
+import { round } from '../runtime/units';
 
 
 export const FAULT_KINDS = ['redis-kill', 'cluster-failover', 'eviction', 'corruption', 'slow-server', 'connection-drop'] as const;
@@ -290,10 +291,6 @@ interface TargetState {
 
 
 
-function round(x: number, digits = 1): number {
-  const p = 10 ** digits;
-  return Math.round(x * p) / p;
-}
 
 function totalsOf(list: readonly Served[], keysLost: number): SoakTotals {
   const lat = list.map((s) => s.latencyMs);
@@ -306,10 +303,10 @@ function totalsOf(list: readonly Served[], keysLost: number): SoakTotals {
     promptTokens: prompt,
     reusedTokens: reused,
     reuseRatio: prompt ? round(reused / prompt, 3) : 0,
-    maxLatencyMs: round(lat.reduce((a, b) => Math.max(a, b), 0)),
-    p50LatencyMs: round(lat.length ? quantile(lat, 0.5) : 0),
-    p99LatencyMs: round(lat.length ? quantile(lat, 0.99) : 0),
-    maxStoreMs: round(list.reduce((a, s) => Math.max(a, s.record.lookupMs + s.record.loadMs + s.record.saveMs), 0)),
+    maxLatencyMs: round(lat.reduce((a, b) => Math.max(a, b), 0), 1),
+    p50LatencyMs: round(lat.length ? quantile(lat, 0.5) : 0, 1),
+    p99LatencyMs: round(lat.length ? quantile(lat, 0.99) : 0, 1),
+    maxStoreMs: round(list.reduce((a, s) => Math.max(a, s.record.lookupMs + s.record.loadMs + s.record.saveMs), 0), 1),
     keysLost,
   };
 }
@@ -321,9 +318,9 @@ function summaryOf(list: readonly Served[], events: readonly FaultEvent[]): Faul
     requests: list.length,
     wrongOutputs: list.filter((s) => s.wrong).length,
     fallbacks: list.reduce((a, s) => a + s.record.fallbacks, 0),
-    maxLatencyMs: round(list.reduce((a, s) => Math.max(a, s.latencyMs), 0)),
+    maxLatencyMs: round(list.reduce((a, s) => Math.max(a, s.latencyMs), 0), 1),
     keysLost: events.reduce((a, e) => a + e.keysLost, 0),
-    ...(hits.length ? { meanFirstHitAfterMs: round(hits.reduce((a, b) => a + b, 0) / hits.length) } : {}),
+    ...(hits.length ? { meanFirstHitAfterMs: round(hits.reduce((a, b) => a + b, 0) / hits.length, 1) } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Small statistics helpers for benchmark summaries. */
+import { round } from '../runtime/units';
 
 /** The q-quantile (0–1) of values, by linear interpolation between order statistics. */
 export function quantile(values: readonly number[], q: number): number {
@@ -24,7 +25,7 @@ export interface TimingSummary {
   gbps: number;
 }
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const round3 = (x: number): number => round(x, 3);
 
 /** Median, fastest sample and GB/s of timings that each moved `bytes` (all zero for no samples). */
 export function summarizeTimings(samplesMs: readonly number[], bytes: number): TimingSummary {

@@ -6,7 +6,9 @@ const BLOCK_HASH_RE = /^[0-9a-f]{64}$/;
 /** Prefixes and namespaces: short ids that cannot break the key layout (`:`) or pin a slot (`{}`). */
 const KEY_PART_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
-export const MiB = 1024 * 1024;
+import { MiB } from '../runtime/units';
+
+export { MiB };
 
 export function isBlockHash(value: unknown): value is BlockHash {
   return typeof value === 'string' && BLOCK_HASH_RE.test(value);
