@@ -1,6 +1,7 @@
 /** The generated blocks of the docs: each reads results files and returns Markdown. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { apiMarkdown } from './api-doc';
 import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis } from '../lib/src';
 import { costFigure, multiWorkerFigure, reuseFigure, tableToMarkdown, ttftFigure, renderFiguresToPng, type PlotlyFigure } from '../lib/src/notebook';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
@@ -40,6 +41,7 @@ function projections(r: BenchmarkResults) {
 }
 
 export const generators: Record<string, Generator> = {
+  api: (root) => apiMarkdown(root),
   'bench-summary': (root) => {
     const r = bench(root);
     if (!r) return missing('npm run bench');

@@ -3,6 +3,7 @@
  * structured `details` (which input, what was expected, what was received) from which the message
  * is built — in the style of zod's issues: act on the data, show the message to people.
  */
+/** The stable error codes: switch on `error.code`, never on the message. */
 export type KVLabErrorCode =
   | 'INVALID_INPUT'
   | 'MODEL_MISMATCH'
@@ -44,6 +45,7 @@ export function formatDetails(d: ErrorDetails): string {
   return d.hint ? (head ? `${head}. ${d.hint}` : d.hint) : head;
 }
 
+/** The base of every error kvcache-lab throws: a stable `code`, structured `details`, a message built from them. */
 export class KVLabError extends Error {
   readonly code: KVLabErrorCode;
   readonly details: ErrorDetails;
