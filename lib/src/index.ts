@@ -14,6 +14,8 @@ export {
   InvalidInputError,
   ModelMismatchError,
   CorruptEntryError,
+  MisplacedEntryError,
+  UnauthenticatedEntryError,
   UnsupportedFormatError,
   StoreUnavailableError,
   ValueTooLargeError,
@@ -101,6 +103,7 @@ export {
   DEFAULT_ENCODE_OPTIONS,
   type DecodeOptions,
   type KVBlobHeader,
+  type EntryIdentity,
   formatId,
   encodedSize,
   encodeKV,
@@ -108,6 +111,7 @@ export {
   readKVHeader,
   verifyKV,
 } from './serde/container';
+export { EntryKey } from './serde/mac';
 export { xxh64 } from './serde/xxh64';
 export { fp32ToFp16, fp16ToFp32, fp32ToFp16Bits, fp16BitsToFp32, hasNativeFloat16 } from './serde/fp16';
 export { fp32ToBf16, bf16ToFp32, fp32ToBf16Bits, bf16BitsToFp32 } from './serde/bf16';
@@ -134,6 +138,7 @@ export {
   type StoreHealth,
   type RedisNodeHealth,
   type StoreMetricsView,
+  type RejectReason,
 } from './store/types';
 export { MemoryStore, DEFAULT_MEMORY_STORE_OPTIONS, type MemoryStoreOptions } from './store/memory-store';
 export { DEFAULT_REDIS_COMMON_OPTIONS, type RedisCommonOptions } from './store/redis-base';
@@ -157,7 +162,7 @@ export {
 
 // ── engine: the KV connector (lookup → load → prefill the rest → save) and a serving loop ──────────
 export type { ServeRequest } from './engine/types';
-export { type BlockCodec, serdeBlockCodec, sliceArrays, joinArrays } from './engine/codec';
+export { type BlockCodec, type BlockCodecOptions, serdeBlockCodec, secretFromEnv, sliceArrays, joinArrays } from './engine/codec';
 export {
   type KVConnector,
   type MatchResult,
@@ -169,6 +174,7 @@ export {
   DEFAULT_PREFIX_CONNECTOR_OPTIONS,
   NoCacheConnector,
   PrefixCacheConnector,
+  tenantSaltSecretFromEnv,
   ExactPromptConnector,
 } from './engine/connector';
 export { type RequestRecord, ServingEngine } from './engine/engine';

@@ -190,7 +190,7 @@ describe('reliability: corrupted entries in Redis', function () {
       numKvHeads: d.kvHeads,
       headDim: d.headDim,
       layers: d.k.map((keys, l) => ({ keys, values: d.v[l]! })),
-    });
+    }, c.hashes[i]!);
     await raw.set(c.keys[i]!, int8);
     try {
       const connector = new PrefixCacheConnector(model, plain, codec);

@@ -185,7 +185,10 @@ describe('serde: container round trips', () => {
     );
     const kv = new Float32Array([1, -2, 0.5, 4, 1, 1, 1, 1]);
     const expected = [
-      encodeKV({ layers: 1, kvHeads: 1, headDim: 2, tokens: 2, k: [new Float32Array([1, -2, 0.5, 65504])], v: [new Float32Array([0, -0, 3.140625, -1e-5])] }, { dtype: 'fp16' }),
+      encodeKV(
+        { layers: 1, kvHeads: 1, headDim: 2, tokens: 2, k: [new Float32Array([1, -2, 0.5, 65504])], v: [new Float32Array([0, -0, 3.140625, -1e-5])] },
+        { dtype: 'fp16', identity: { blockHash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', startPosition: 16, fingerprint: '5f'.repeat(32) } },
+      ),
       encodeKV({ layers: 1, kvHeads: 1, headDim: 4, tokens: 2, k: [kv], v: [kv.slice()] }, { dtype: 'kivi2', groupSize: 2 }),
     ];
     assert.equal(dumps.length, expected.length);
@@ -193,12 +196,12 @@ describe('serde: container round trips', () => {
   });
 
   it('formatId and FORMAT_VERSION', () => {
-    assert.equal(FORMAT_VERSION, 2);
-    assert.equal(formatId('fp16'), 'kvlb2-fp16');
-    assert.equal(formatId('fp32'), 'kvlb2-fp32');
-    assert.equal(formatId('int8'), 'kvlb2-int8-g64');
-    assert.equal(formatId('kivi2'), 'kvlb2-kivi2-g32');
-    assert.equal(formatId('kivi4', { groupSize: 16 }), 'kvlb2-kivi4-g16');
+    assert.equal(FORMAT_VERSION, 3);
+    assert.equal(formatId('fp16'), 'kvlb3-fp16');
+    assert.equal(formatId('fp32'), 'kvlb3-fp32');
+    assert.equal(formatId('int8'), 'kvlb3-int8-g64');
+    assert.equal(formatId('kivi2'), 'kvlb3-kivi2-g32');
+    assert.equal(formatId('kivi4', { groupSize: 16 }), 'kvlb3-kivi4-g16');
     assert.equal(new Set(DTYPES.map((d) => formatId(d))).size, DTYPES.length);
   });
 });

@@ -139,7 +139,7 @@ export function crc32cBitwise(data: Uint8Array): number {
 export function reseal(blob: Buffer): Buffer {
   if (blob.length >= HEADER_BYTES) {
     blob.writeBigUInt64LE(xxh64(blob, 0n, HEADER_BYTES, blob.length), 48);
-    blob.writeBigUInt64LE(xxh64(blob, 0n, 0, 56), 56);
+    blob.writeBigUInt64LE(xxh64(blob, 0n, 0, 152), 152);
   }
   return blob;
 }

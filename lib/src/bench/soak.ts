@@ -12,6 +12,10 @@
  * - `corruption`: overwrite stored blocks with damaged bytes (flipped byte, truncation, garbage,
  *   trailing bytes, zeroed payload, a header field changed under a valid header checksum, a valid
  *   entry of another shape);
+ * - `misplaced-entry`: swap the values of two stored blocks: each key now holds another block's
+ *   perfectly valid entry (what a namespace mix-up, a bad restore or a malicious writer does);
+ * - `forged-entry`: overwrite blocks with entries written without the cache's secret (same block
+ *   identity, altered values, valid checksums, no valid MAC);
  * - `slow-server`: `DEBUG SLEEP` longer than the store's timeout;
  * - `connection-drop`: `CLIENT KILL TYPE normal`: every client connection is cut.
  */
@@ -25,8 +29,8 @@ import { NoCacheConnector, PrefixCacheConnector } from '../engine/connector';
 import { serdeBlockCodec } from '../engine/codec';
 import type { ServeRequest } from '../engine/types';
 import { hashBlocks } from '../hashing/block-hash';
-import { xxh64 } from '../serde/xxh64';
-import { HEADER_BYTES, decodeKV, encodeKV, verifyKV } from '../serde/container';
+import { verifyKV } from '../serde/container';
+import { EntryKey } from '../serde/mac';
 import { createStore } from '../store/factory';
 import { LocalRedisCluster, LocalRedisNode } from '../store/local-cluster';
 import type { RedisStoreBase } from '../store/redis-base';
@@ -38,15 +42,16 @@ import { SeededRng } from '../runtime/rng';
 import { progress as makeProgress, type ProgressReporter } from '../runtime/progress';
 import { makeWorkload } from './workloads';
 import { quantile } from './stats';
+import { MUTATIONS, forgeEntry, mutateEntry, usableUnder, type MutationKind } from './soak-damage';
+
+export { MUTATIONS, mutateEntry, forgeEntry, type MutationKind } from './soak-damage';
+export { soakTableRows, formatSoakTable, renderSoakMarkdown } from './soak-report';
 import { round } from '../runtime/units';
 
 
-export const FAULT_KINDS = ['redis-kill', 'cluster-failover', 'eviction', 'corruption', 'slow-server', 'connection-drop'] as const;
+export const FAULT_KINDS = ['redis-kill', 'cluster-failover', 'eviction', 'corruption', 'misplaced-entry', 'forged-entry', 'slow-server', 'connection-drop'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Ways `corruption` damages a stored entry; every one must be detected on read. */
-export const MUTATIONS = ['flip-byte', 'truncate', 'random-bytes', 'garbage-after-magic', 'append', 'zero-payload', 'header-field', 'other-shape'] as const;
-export type MutationKind = (typeof MUTATIONS)[number];
 
 export type SoakTarget = 'standalone' | 'cluster';
 
@@ -152,89 +157,24 @@ export interface SoakResult {
     corruption: {
       mutated: number;
       byMutation: Partial<Record<MutationKind, number>>;
-      /** Entries found damaged on read and removed (connector on the standalone store, validate hook on the cluster store). */
+      /** Valid entries moved to another block's key (`misplaced-entry`). */
+      misplaced: number;
+      /** Entries replaced by ones written without the cache secret (`forged-entry`). */
+      forged: number;
+      /** Entries refused on read and removed, all kinds (connector or validate hook). */
       detectedOnRead: number;
+      /** The same, by reason (corrupt, unsupported, misplaced, unauthenticated). */
+      detectedByReason: Record<string, number>;
       /** Damaged entries that disappeared before anyone read them (server killed, evicted). */
       goneBeforeRead: number;
       /** Damaged entries still in Redis at the end (found by the final scan): never read again, or read as a miss but kept. */
       stillDamagedAtEnd: number;
     };
-    /** A scan of every key left at the end: each must verify, or be one of the damaged entries never read. */
+    /** A scan of every key left at the end: each must verify (MAC, checksums, identity), or be one of the tampered entries never read. */
     finalScan: { keys: number; valid: number; damaged: number };
     events: FaultEvent[];
     storeStats: Record<SoakTarget, StoreStats>;
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Damaging entries
-
-function recomputeHeaderChecksum(buf: Buffer): void {
-  buf.writeBigUInt64LE(xxh64(buf, 0n, 0, 56), 56);
-}
-
-/**
- * A damaged copy of a stored entry (a container written by `encodeKV`). Every kind is detectable by
- * the container checks (magic, checksums, lengths) or by the connector's shape check.
- * Not included: another block's *valid* entry of the same shape — the container carries neither the
- * block hash nor the position, so nothing can tell it apart (see docs/soak.md).
- */
-export function mutateEntry(value: Buffer, kind: MutationKind, rng: SeededRng): Buffer {
-  const len = value.length;
-  switch (kind) {
-    case 'flip-byte': {
-      const out = Buffer.from(value);
-      const at = rng.int(len);
-      out[at] = out[at]! ^ (1 + rng.int(255));
-      return out;
-    }
-    case 'truncate':
-      return Buffer.from(value.subarray(0, rng.int(len)));
-    case 'random-bytes': {
-      const n = rng.int(2 * len + 1);
-      const out = Buffer.alloc(n);
-      for (let i = 0; i < n; i++) out[i] = rng.int(256);
-      return out;
-    }
-    case 'garbage-after-magic': {
-      const out = Buffer.from(value);
-      for (let i = 4; i < len; i++) out[i] = rng.int(256);
-      return out;
-    }
-    case 'append': {
-      const extra = Buffer.alloc(1 + rng.int(64));
-      for (let i = 0; i < extra.length; i++) extra[i] = rng.int(256);
-      return Buffer.concat([value, extra]);
-    }
-    case 'zero-payload': {
-      const out = Buffer.from(value);
-      out.fill(0, HEADER_BYTES);
-      return out;
-    }
-    case 'header-field': {
-      // Change one shape field and re-seal the header: only the consistency checks can catch it.
-      const out = Buffer.from(value);
-      const field = [8, 12, 16, 20][rng.int(4)]!;
-      const old = out.readUInt32LE(field);
-      out.writeUInt32LE(old === 1 ? 2 : old - 1 - rng.int(Math.max(1, old - 1)), field);
-      recomputeHeaderChecksum(out);
-      return out;
-    }
-    case 'other-shape': {
-      // A perfectly valid entry, but of half the tokens: a block of another size / another model shape.
-      const d = decodeKV(value);
-      const keep = Math.max(1, d.tokens >> 1);
-      const cut = (a: Float32Array): Float32Array => {
-        const o = new Float32Array(d.kvHeads * keep * d.headDim);
-        for (let h = 0; h < d.kvHeads; h++) o.set(a.subarray(h * d.tokens * d.headDim, (h * d.tokens + keep) * d.headDim), h * keep * d.headDim);
-        return o;
-      };
-      const dtype = (['fp32', 'fp16', 'bf16', 'int8', 'kivi4', 'kivi2'] as const)[value[6]! - 1] ?? 'fp32';
-      return encodeKV({ layers: d.layers, kvHeads: d.kvHeads, headDim: d.headDim, tokens: keep, k: d.k.map(cut), v: d.v.map(cut) }, { dtype });
-    }
-    default:
-      throw new InvalidInputError(`unknown mutation ${String(kind)}; known: ${MUTATIONS.join(', ')}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +325,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       maxReconnectDelayMs: 200,
       circuitBreaker: { failureThreshold: 3, cooldownMs: 200, maxCooldownMs: 2000 },
     };
-    const codec = serdeBlockCodec({ dtype: D.dtype });
+    // Entries are signed with a secret the soak makes up: forged entries must be refused.
+    const secret = `soak-cache-secret-${seed}-${process.pid}-${Date.now()}`;
+    const entryKey = EntryKey.fromSecret(secret);
+    const codec = serdeBlockCodec({ dtype: D.dtype, secret });
     const salts = { 'tenant-a': `soak-salt-a-${seed}`, 'tenant-b': `soak-salt-b-${seed}` };
     const sStore = await createStore(standalone.url, { namespace: 'soak', ...storeOptions });
     // The cluster store also checks every value it reads (header + checksum): damage is caught
@@ -412,7 +355,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     const events: FaultEvent[] = [];
     const active = new Map<FaultKind, number>();
     const served: Served[] = [];
-    const corruption = { mutated: 0, byMutation: {} as Partial<Record<MutationKind, number>> };
+    const corruption = { mutated: 0, byMutation: {} as Partial<Record<MutationKind, number>>, misplaced: 0, forged: 0 };
     const damaged = new Set<string>();
     const start = Date.now();
     const now = (): number => Date.now() - start;
@@ -554,6 +497,53 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
             ev.detail = `${done} stored blocks damaged`;
             break;
           }
+          case 'misplaced-entry': {
+            const t = targets[target];
+            const client = (t.store as unknown as { client: { getBuffer(k: string): Promise<Buffer | null>; set(k: string, v: Buffer, mode: 'XX'): Promise<unknown> } }).client;
+            const pairs = 2 + schedRng.int(fast ? 4 : 8);
+            let moved = 0;
+            for (let tries = 0; moved < 2 * pairs && tries < pairs * 6 && t.written.length > 1; tries++) {
+              const a = t.written[schedRng.int(t.written.length)]!;
+              const b = t.written[schedRng.int(t.written.length)]!;
+              if (a === b || damaged.has(a) || damaged.has(b)) continue;
+              const [va, vb] = await Promise.all([client.getBuffer(a).catch(() => null), client.getBuffer(b).catch(() => null)]);
+              if (!va || !vb) continue;
+              const [okA, okB] = await Promise.all([client.set(a, vb, 'XX').catch(() => null), client.set(b, va, 'XX').catch(() => null)]);
+              for (const [k, ok] of [[a, okA], [b, okB]] as const) {
+                if (ok === null) continue;
+                damaged.add(k);
+                moved++;
+              }
+            }
+            corruption.misplaced += moved;
+            ev.keysLost = moved;
+            ev.detail = `${moved} valid entries moved to another block's key`;
+            break;
+          }
+          case 'forged-entry': {
+            const t = targets[target];
+            const client = (t.store as unknown as { client: { getBuffer(k: string): Promise<Buffer | null>; set(k: string, v: Buffer, mode: 'XX'): Promise<unknown> } }).client;
+            const count = 3 + schedRng.int(fast ? 8 : 16);
+            let done = 0;
+            for (let tries = 0; done < count && tries < count * 5 && t.written.length > 0; tries++) {
+              const key = t.written[schedRng.int(t.written.length)]!;
+              const value = await client.getBuffer(key).catch(() => null);
+              if (!value || damaged.has(key)) continue;
+              let forged: Buffer;
+              try {
+                forged = forgeEntry(value, schedRng);
+              } catch {
+                continue;
+              }
+              if ((await client.set(key, forged, 'XX').catch(() => null)) === null) continue;
+              damaged.add(key);
+              done++;
+            }
+            corruption.forged += done;
+            ev.keysLost = done;
+            ev.detail = `${done} entries forged without the cache secret`;
+            break;
+          }
           case 'slow-server': {
             const nodes = await nodesOf(target);
             const n = nodes[schedRng.int(nodes.length)]!;
@@ -598,7 +588,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     const wallMs = now();
     run?.done(`soak: ${served.length} requests, ${events.length} faults, ${served.filter((s) => s.wrong).length} wrong`);
 
-    // Final scan: every key left must verify, or be a damaged entry that was never read again.
+    // Final scan: every key left must be usable (MAC, checksums, identity), or a tampered entry never read again.
     await waitUntil('a healthy cluster', () => clusterHealthy(cluster!), 60_000).catch(() => undefined);
     const scan = { keys: 0, valid: 0, damaged: 0 };
     for (const t of [targets.standalone, targets.cluster]) {
@@ -607,12 +597,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         const v = await client.getBuffer(key).catch(() => null);
         if (!v) continue;
         scan.keys++;
-        try {
-          verifyKV(v);
-          scan.valid++;
-        } catch {
-          scan.damaged++;
-        }
+        if (usableUnder(v, key, entryKey)) scan.valid++;
+        else scan.damaged++;
       }
     }
 
@@ -659,8 +645,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         byFault,
         corruption: {
           ...corruption,
-          detectedOnRead: sStats.deleted + cStats.corrupt,
-          goneBeforeRead: Math.max(0, corruption.mutated - (sStats.deleted + cStats.corrupt) - scan.damaged),
+          detectedOnRead: sStats.corrupt + cStats.corrupt,
+          detectedByReason: Object.fromEntries(Object.keys(sStats.rejected).map((r) => [r, sStats.rejected[r as keyof StoreStats['rejected']] + cStats.rejected[r as keyof StoreStats['rejected']]])),
+          goneBeforeRead: Math.max(0, corruption.mutated + corruption.misplaced + corruption.forged - (sStats.corrupt + cStats.corrupt) - scan.damaged),
           stillDamagedAtEnd: scan.damaged,
         },
         finalScan: scan,
@@ -675,103 +662,4 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     model.dispose();
     fs.rmSync(root, { recursive: true, force: true });
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reporting
-
-function pad(s: string, n: number, right = false): string {
-  return right ? s.padStart(n) : s.padEnd(n);
-}
-
-/** Rows of the soak table: one per fault kind, one for requests with no fault active, the total. */
-export function soakTableRows(r: SoakResult): string[][] {
-  const m = r.measurements;
-  const header = ['', 'faults injected', 'requests', 'wrong outputs', 'fallbacks', 'max latency (ms)', 'keys lost', 'first hit after (ms, mean)'];
-  const rows = FAULT_KINDS.filter((k) => r.config.faults.includes(k)).map((k) => {
-    const f = m.byFault[k];
-    return [k, String(f.injected), String(f.requests), String(f.wrongOutputs), String(f.fallbacks), String(f.maxLatencyMs), String(f.keysLost), f.meanFirstHitAfterMs !== undefined ? String(f.meanFirstHitAfterMs) : '–'];
-  });
-  const nf = m.noFault;
-  rows.push(['no fault active', '–', String(nf.requests), String(nf.wrongOutputs), String(nf.fallbacks), String(nf.maxLatencyMs), '–', '–']);
-  const t = m.totals;
-  rows.push(['**total**', String(m.events.length), String(t.requests), String(t.wrongOutputs), String(t.fallbacks), String(t.maxLatencyMs), String(t.keysLost), '–']);
-  return [header, ...rows];
-}
-
-/** The table as aligned text, for the terminal. */
-export function formatSoakTable(r: SoakResult): string {
-  const rows = soakTableRows(r).map((row) => row.map((c) => c.replace(/\*\*/g, '')));
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => row.map((c, i) => pad(c, widths[i]!, i > 0)).join('  ');
-  const t = r.measurements.totals;
-  return [
-    `Soak (${r.fast ? 'fast' : 'full'}, seed ${r.config.seed}, ${Math.round(r.measurements.wallMs / 1000)} s): ${t.requests} requests, ${t.wrongOutputs} wrong outputs, reuse ${(t.reuseRatio * 100).toFixed(1)} % of prompt tokens`,
-    line(rows[0]!),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.slice(1).map(line),
-  ].join('\n');
-}
-
-/** docs/soak.md, generated from a result (never edited by hand). */
-export function renderSoakMarkdown(r: SoakResult): string {
-  const m = r.measurements;
-  const t = m.totals;
-  const table = soakTableRows(r);
-  const md = (row: string[]): string => `| ${row.join(' | ')} |`;
-  const bt = (name: SoakTarget): string => {
-    const x = m.byTarget[name];
-    return `| ${name} | ${x.requests} | ${x.wrongOutputs} | ${x.fallbacks} | ${(x.reuseRatio * 100).toFixed(1)} % | ${x.p50LatencyMs} | ${x.p99LatencyMs} | ${x.maxLatencyMs} | ${x.maxStoreMs} |`;
-  };
-  return [
-    '# Soak run: faults on real Redis servers',
-    '',
-    '<!-- Generated by `npm run soak` from results/soak.json. Do not edit by hand. -->',
-    '',
-    'A cache in front of an LLM may make a request slower; it must never make an answer wrong, and it must',
-    'never take the service down. `npm run soak` checks both for minutes at a time: it starts a standalone',
-    '`redis-server` and a Redis Cluster of 3 masters + 3 replicas, serves a seeded stream of agent, chat and',
-    'RAG requests (two tenants with their own salts) through a block-prefix cache on each, and meanwhile',
-    'injects faults on a seeded schedule: SIGKILL of the standalone server (restarted empty on the same port),',
-    'SIGKILL of a cluster master (its replica is promoted, the old master rejoins as a replica), eviction',
-    '(`maxmemory` lowered under the data set with `allkeys-lru`), damaged stored blocks (flipped bytes,',
-    'truncation, garbage, trailing bytes, zeroed payload, a shape field changed under a valid header',
-    'checksum, a valid entry of another shape), `DEBUG SLEEP` longer than the store timeout, and',
-    '`CLIENT KILL` of every connection. Every output is compared with the output of the same prompt',
-    'computed without any cache.',
-    '',
-    `Run of ${r.date.slice(0, 10)} (${r.fast ? 'fast mode' : 'full mode'}): ${Math.round(m.wallMs / 1000)} s of serving, seed ${r.config.seed}, model \`${r.config.model}\`, ` +
-      `KV stored as ${r.config.dtype}, blocks of ${r.config.blockSize} tokens, store timeout ${r.config.commandTimeout} ms; ` +
-      `${r.machine.cores} × ${r.machine.cpu}, Node ${r.versions.node}, Redis ${r.versions.redis}, ioredis ${r.versions.ioredis}.`,
-    '',
-    md(table[0]!),
-    md(table[0]!.map((_, i) => (i === 0 ? '---' : '---:'))),
-    ...table.slice(1).map(md),
-    '',
-    'Columns: *requests* started while a fault of that kind was active (a request can count under two kinds);',
-    '*fallbacks* are cache operations that failed and were served by recomputing; *max latency* is the whole',
-    'request (lookup, load, prefill, save, decode); *keys lost* are blocks that disappeared or were damaged',
-    '(server killed with its data, keys on a killed master not yet replicated, evicted keys, damaged entries);',
-    '*first hit after* is the time from the end of a fault to the first request on that server that reused',
-    'cached tokens again.',
-    '',
-    '| server | requests | wrong outputs | fallbacks | reuse | p50 latency (ms) | p99 latency (ms) | max latency (ms) | max store time per request (ms) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    bt('standalone'),
-    bt('cluster'),
-    '',
-    `**${t.wrongOutputs} wrong outputs in ${t.requests} requests.** ${m.corruption.mutated} stored blocks were damaged: ` +
-      `${m.corruption.detectedOnRead} were detected when read and removed, ${m.corruption.goneBeforeRead} vanished (killed server, eviction) before ` +
-      `anyone read them, and ${m.corruption.stillDamagedAtEnd} ${m.corruption.stillDamagedAtEnd === 1 ? 'was' : 'were'} still in Redis at the end ` +
-      `(not read again, or read as a miss and kept). The final scan of ${m.finalScan.keys} keys found ${m.finalScan.valid} valid ` +
-      `${m.finalScan.valid === 1 ? 'entry' : 'entries'} and ${m.finalScan.damaged} damaged.`,
-    '',
-    'Not covered by design: a *valid* entry of another block with the same shape stored under a key (e.g. two',
-    "keys' values swapped by an operator). The container (docs/format.md) carries no block hash or token",
-    'position, so nothing can tell it apart; it would need the block hash in the container header.',
-    '',
-    `Raw numbers, every fault event and the stores' counters: \`results/soak.json\`. Reproduce: \`npm run soak\` ` +
-      '(`KVLAB_FAST=1 npm run soak` for a run under a minute; `--seed=N`, `--duration=SECONDS`).',
-    '',
-  ].join('\n');
 }

@@ -68,6 +68,7 @@ export async function makeConnector(name: StrategyName, ctx: StrategyContext): P
 export function oracleReuse(requests: readonly ServeRequest[], fingerprint: string, blockSize: number): number[] {
   const seen = new Set<string>();
   return requests.map((r) => {
+    // The oracle's own namespace (never stored): only equality of chains matters.
     const ns = createNamespace({ modelFingerprint: fingerprint, kvDtype: 'oracle', kvFormatVersion: 1, blockSize, ...(r.tenant ? { salt: r.tenant } : {}) });
     const hashes = hashBlocks(r.tokens, ns);
     const usable = loadableBlocks(r.tokens.length, blockSize);

@@ -1,5 +1,7 @@
 import type { KVCacheArrays } from '../model/kv-cache';
-import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions } from '../serde/container';
+import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions, type EntryIdentity } from '../serde/container';
+import { EntryKey } from '../serde/mac';
+import type { BlockHash } from '../hashing/types';
 import { isQuantized, type KVDtype } from '../serde/types';
 import { UnsupportedFormatError } from '../runtime/errors';
 
@@ -8,7 +10,7 @@ import { UnsupportedFormatError } from '../runtime/errors';
  * the real one ({@link serdeBlockCodec}); the engine only needs this much.
  */
 export interface BlockCodec {
-  /** The stored format, as `formatId` of the serde layer names it (e.g. `kvlb2-fp16`, `kvlb2-int8-g32`). */
+  /** The stored format, as `formatId` of the serde layer names it (e.g. `kvlb3-fp16`, `kvlb3-int8-g32`). */
   readonly formatId: string;
   /** The value encoding (`fp32`, `fp16`, `bf16`, `int8`, `kivi4`, `kivi2`). */
   readonly dtype: KVDtype;
@@ -21,9 +23,33 @@ export interface BlockCodec {
   readonly namespaceDtype: string;
   /** The container format version (part of every namespace, so versions never mix either). */
   readonly formatVersion: number;
-  encode(block: KVCacheArrays): Buffer;
-  /** Throws a typed error (CORRUPT_ENTRY, UNSUPPORTED_FORMAT) for bytes that do not decode. */
-  decode(bytes: Buffer, fingerprint: string, startPosition: number): KVCacheArrays;
+  /** Whether entries are signed and checked with the cache's secret (a MAC). */
+  readonly authenticated: boolean;
+  /** Serialize one block, naming it in the entry: the key it is stored under (a chain hash). */
+  encode(block: KVCacheArrays, blockHash: BlockHash): Buffer;
+  /**
+   * Bytes back to a block, refusing anything that is not the block asked for: a typed error
+   * (CORRUPT_ENTRY, UNSUPPORTED_FORMAT, MISPLACED_ENTRY, UNAUTHENTICATED_ENTRY), which connectors
+   * turn into a miss.
+   */
+  decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays;
+}
+
+/** Options of {@link serdeBlockCodec}: the encoding, and the cache's secret. */
+export interface BlockCodecOptions extends Omit<EncodeOptions, 'identity' | 'key'> {
+  /**
+   * The cache's secret (≥ 16 bytes). With it every entry carries a MAC and only entries with a valid
+   * MAC are accepted: a party that can write to the store but lacks the secret cannot inject KV.
+   * Never logged. `null` turns it off even when the environment variable is set.
+   * @default process.env.KVLAB_CACHE_SECRET (none when unset)
+   */
+  secret?: string | Uint8Array | null;
+}
+
+/** The cache secret from the environment (`KVLAB_CACHE_SECRET`), if set. */
+export function secretFromEnv(): string | undefined {
+  const s = process.env.KVLAB_CACHE_SECRET;
+  return s === undefined || s === '' ? undefined : s;
 }
 
 /**
@@ -72,21 +98,26 @@ export function joinArrays(parts: readonly KVCacheArrays[]): KVCacheArrays {
 }
 
 /**
- * The real codec: the serde layer's checksummed container with the chosen value encoding.
- * Decoding checks the checksum and that the block has the shape the model expects; anything else
- * is a typed error, which connectors turn into a miss.
+ * The real codec: the serde layer's checksummed container with the chosen value encoding, each entry
+ * naming its block (chain hash, first token, model) and, with a secret, signed. Decoding checks the
+ * MAC first (with a secret), then the checksums, that the entry is the block asked for and of this
+ * codec's encoding, and that it has the model's shape; anything else is a typed error.
  */
-export function serdeBlockCodec(options: EncodeOptions = {}): BlockCodec {
-  const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
-  const id = formatId(dtype, options);
-  const groupSize = isQuantized(dtype) ? (options.groupSize ?? DEFAULT_GROUP_SIZES[dtype]) : 0;
+export function serdeBlockCodec(options: BlockCodecOptions = {}): BlockCodec {
+  const { secret, ...encode } = options;
+  const dtype = encode.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
+  const id = formatId(dtype, encode);
+  const groupSize = isQuantized(dtype) ? (encode.groupSize ?? DEFAULT_GROUP_SIZES[dtype]) : 0;
+  const chosen = secret === null ? undefined : (secret ?? secretFromEnv());
+  const key = chosen === undefined ? undefined : EntryKey.fromSecret(chosen);
   return {
     formatId: id,
     dtype,
     groupSize,
     namespaceDtype: groupSize ? `${dtype}-g${groupSize}` : dtype,
     formatVersion: FORMAT_VERSION,
-    encode(block: KVCacheArrays): Buffer {
+    authenticated: key !== undefined,
+    encode(block: KVCacheArrays, blockHash: BlockHash): Buffer {
       return encodeKV(
         {
           layers: block.layers.length,
@@ -96,18 +127,18 @@ export function serdeBlockCodec(options: EncodeOptions = {}): BlockCodec {
           k: block.layers.map((l) => l.keys),
           v: block.layers.map((l) => l.values),
         },
-        options,
+        { ...encode, identity: { blockHash, startPosition: block.startPosition, fingerprint: block.fingerprint }, ...(key ? { key } : {}) },
       );
     },
-    decode(bytes: Buffer, fingerprint: string, startPosition: number): KVCacheArrays {
+    decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays {
       // A valid entry of another encoding (e.g. int8 read by an fp32 connector) must not pass for ours.
       const header = readKVHeader(bytes);
       const stored = formatId(header.dtype, { groupSize: header.groupSize || undefined });
-      if (stored !== id) throw new UnsupportedFormatError(`stored block is ${stored}, this codec reads ${id}`);
-      const data = decodeKV(bytes);
+      if (stored !== id) throw new UnsupportedFormatError({ path: 'header.dtype', expected: id, received: stored });
+      const data = decodeKV(bytes, { expect, ...(key ? { key } : {}) });
       return {
-        fingerprint,
-        startPosition,
+        fingerprint: expect.fingerprint,
+        startPosition: expect.startPosition,
         tokens: data.tokens,
         numKvHeads: data.kvHeads,
         headDim: data.headDim,

@@ -6,7 +6,8 @@
  * loaded" (recompute) plus a counted fallback.
  */
 import type { KVCache, KVCacheArrays } from '../model/kv-cache';
-import { ModelMismatchError } from '../runtime/errors';
+import { createHmac } from 'node:crypto';
+import { ConfigError, ModelMismatchError } from '../runtime/errors';
 import { KVCache as KVCacheClass } from '../model/kv-cache';
 import type { LlamaModel } from '../model/transformer';
 import { createNamespace, type Namespace } from '../hashing/namespace';
@@ -15,7 +16,13 @@ import { longestPrefix } from '../hashing/lookup';
 import { assertBlockSize, loadableBlocks } from '../hashing/block-size';
 import type { BlockHash } from '../hashing/types';
 import { exactPromptKey } from '../hashing/exact-prompt';
-import { newCallReport, type KVStore } from '../store/types';
+import { newCallReport, rejectReasonOf, type KVStore, type StoreHealth } from '../store/types';
+
+/** The secret tenant salts are derived from (`KVLAB_TENANT_SALT_SECRET`), if set. */
+export function tenantSaltSecretFromEnv(): string | undefined {
+  const s = process.env.KVLAB_TENANT_SALT_SECRET;
+  return s === undefined || s === '' ? undefined : s;
+}
 import type { ServeRequest } from './types';
 import { type BlockCodec, joinArrays, sliceArrays } from './codec';
 
@@ -107,15 +114,30 @@ export interface PrefixConnectorOptions {
    */
   blockSize?: number;
   /**
-   * Tenant salts, by tenant name: requests of a tenant hash under its own namespace. A tenant without
-   * an entry is salted with its own name, so tenants never share entries by accident (fail closed).
+   * Secret per-tenant salts, by tenant name (from configuration, never from the request): a
+   * tenant's requests hash under its own namespace, so no tenant can find — or time — another's
+   * entries. @default {}
    */
   salts?: Record<string, string>;
+  /**
+   * A secret from which each tenant without an entry in `salts` gets its salt (HMAC-SHA256 of the
+   * tenant's name): secret salts without listing every tenant. At least 16 characters.
+   * @default process.env.KVLAB_TENANT_SALT_SECRET (none when unset)
+   */
+  saltSecret?: string;
+  /**
+   * The explicit "no secrecy" choice: a tenant with no configured salt is salted with its own
+   * name. Tenants then never share entries by accident, but anyone who can list the store's keys
+   * can test guesses of another tenant's prompts by hashing them; `health()` warns while it is in
+   * use. Off: a request of an unconfigured tenant is refused by the lookup (a fallback: computed,
+   * never cached). @default false
+   */
+  nameDerivedSalts?: boolean;
   /** Name shown in results. */
   name?: string;
 }
 
-export const DEFAULT_PREFIX_CONNECTOR_OPTIONS = { blockSize: 16 } as const;
+export const DEFAULT_PREFIX_CONNECTOR_OPTIONS = { blockSize: 16, nameDerivedSalts: false } as const;
 
 function asBuffer(b: Buffer | Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -137,6 +159,8 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
   readonly name: string;
   private readonly blockSize: number;
   private readonly namespaces = new Map<string, Namespace>();
+  /** Tenants salted with their names (the "no secrecy" choice), for the health warning. */
+  private readonly nameDerived = new Set<string>();
 
   constructor(
     private readonly model: LlamaModel,
@@ -149,11 +173,16 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     this.name = options.name ?? `prefix-${store.tier}`;
   }
 
+  /**
+   * The namespace a tenant's requests hash under: its configured salt, a salt derived from
+   * `saltSecret`, or — only with `nameDerivedSalts` — its name. No tenant: the shared namespace.
+   * @throws ConfigError for a tenant with no salt when name-derived salts are not allowed
+   */
   namespaceFor(tenant: string | undefined): Namespace {
     const key = tenant ?? '';
     let ns = this.namespaces.get(key);
     if (!ns) {
-      const salt = tenant !== undefined ? (this.options.salts?.[tenant] ?? `tenant:${tenant}`) : undefined;
+      const salt = tenant === undefined ? undefined : this.saltOf(tenant);
       ns = createNamespace({
         modelFingerprint: this.model.fingerprint,
         kvDtype: this.codec.namespaceDtype,
@@ -164,6 +193,40 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
       this.namespaces.set(key, ns);
     }
     return ns;
+  }
+
+  private saltOf(tenant: string): string {
+    const configured = this.options.salts?.[tenant];
+    if (configured !== undefined) return configured;
+    const secret = this.options.saltSecret ?? tenantSaltSecretFromEnv();
+    if (secret !== undefined) {
+      if (secret.length < 16) throw new ConfigError({ path: 'saltSecret', expected: 'at least 16 characters', received: `${secret.length} characters` });
+      return createHmac('sha256', secret).update(`kvcache-lab tenant salt v1\0${tenant}`).digest('hex');
+    }
+    if (this.options.nameDerivedSalts ?? DEFAULT_PREFIX_CONNECTOR_OPTIONS.nameDerivedSalts) {
+      this.nameDerived.add(tenant);
+      return `tenant:${tenant}`;
+    }
+    throw new ConfigError({
+      path: `salts[${JSON.stringify(tenant)}]`,
+      expected: 'a secret salt for this tenant (salts, saltSecret or KVLAB_TENANT_SALT_SECRET)',
+      received: 'none',
+      hint: 'or set nameDerivedSalts: true to salt tenants with their names (no secrecy)',
+    });
+  }
+
+  /** The store's health, plus what this connector's configuration risks. */
+  async health(): Promise<StoreHealth> {
+    const h = await this.store.health();
+    if (this.nameDerived.size === 0) return h;
+    const names = [...this.nameDerived].slice(0, 5).join(', ');
+    return {
+      ...h,
+      warnings: [
+        ...h.warnings,
+        `tenant salts derived from tenant names (${names}${this.nameDerived.size > 5 ? ', …' : ''}): no secrecy — anyone who can list keys can test guesses of these tenants' prompts; configure secret salts`,
+      ],
+    };
   }
 
   async getMatchedTokens(request: ServeRequest): Promise<MatchResult<PrefixMatchHandle>> {
@@ -177,9 +240,9 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
   }
 
   /** Decode one stored block, checked against the model's shape; an `Error` for anything unusable. */
-  private decodeBlock(index: number, value: Buffer): KVCacheArrays | Error {
+  private decodeBlock(hashes: readonly BlockHash[], index: number, value: Buffer): KVCacheArrays | Error {
     try {
-      const part = this.codec.decode(value, this.model.fingerprint, index * this.blockSize);
+      const part = this.codec.decode(value, { blockHash: hashes[index]!, startPosition: index * this.blockSize, fingerprint: this.model.fingerprint });
       checkBlockShape(part, this.model, this.blockSize);
       return part;
     } catch (err) {
@@ -193,7 +256,7 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     // Each block is decoded as soon as it arrives, while the next ones are still on the wire.
     const decoded: (KVCacheArrays | Error | undefined)[] = [];
     const report = newCallReport();
-    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = this.decodeBlock(i, v)), report });
+    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = this.decodeBlock(hashes, i, v)), report });
     const parts: KVCacheArrays[] = [];
     let bytes = 0;
     let fallbacks = report.fallbacks;
@@ -203,9 +266,10 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
         if (report.fallbacks === 0) fallbacks++; // evicted between lookup and load: recompute from here
         break;
       }
-      const part = decoded[i] ?? this.decodeBlock(i, v);
+      const part = decoded[i] ?? this.decodeBlock(hashes, i, v);
       if (part instanceof Error) {
-        fallbacks++; // corrupt entry: a miss from here on, and gone from the store
+        fallbacks++; // unusable entry: a miss from here on, counted by reason, and gone from the store
+        this.store.recordRejected(rejectReasonOf(part) ?? 'corrupt');
         await this.store.delete([hashes[i]!]);
         break;
       }
@@ -224,7 +288,7 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     const arrays = kv.toArrays();
     const entries = [];
     for (let b = firstNew; b < hashes.length; b++) {
-      entries.push({ hash: hashes[b]!, value: this.codec.encode(sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize)) });
+      entries.push({ hash: hashes[b]!, value: this.codec.encode(sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize), hashes[b]!) });
     }
     const report = newCallReport();
     const result = await this.store.put(entries, { report });
@@ -272,11 +336,12 @@ export class ExactPromptConnector implements KVConnector<ExactMatchHandle> {
     const [value] = await this.store.get([match.handle.key], { report });
     if (value === undefined) return { tokens: 0, bytes: 0, fallbacks: Math.max(1, report.fallbacks) };
     try {
-      const all = this.codec.decode(value, this.model.fingerprint, 0);
+      const all = this.codec.decode(value, { blockHash: match.handle.key, startPosition: 0, fingerprint: this.model.fingerprint });
       checkBlockShape(all, this.model, request.tokens.length);
       const kv = KVCacheClass.fromArrays(sliceArrays(all, 0, match.matchedTokens));
       return { kv, tokens: kv.tokens, bytes: value.byteLength, fallbacks: 0 };
-    } catch {
+    } catch (err) {
+      this.store.recordRejected(rejectReasonOf(err) ?? 'corrupt');
       await this.store.delete([match.handle.key]);
       return { tokens: 0, bytes: 0, fallbacks: 1 };
     }
@@ -284,7 +349,7 @@ export class ExactPromptConnector implements KVConnector<ExactMatchHandle> {
 
   async save(_request: ServeRequest, kv: KVCache, match: MatchResult<ExactMatchHandle>, loadedTokens: number): Promise<SaveResult> {
     if (loadedTokens > 0) return NO_SAVE;
-    const value = asBuffer(this.codec.encode(kv.toArrays()));
+    const value = asBuffer(this.codec.encode(kv.toArrays(), match.handle.key));
     if (value.byteLength > this.store.maxValueBytes) return { blocks: 0, bytes: 0, failed: 1, fallbacks: 0 };
     const report = newCallReport();
     const r = await this.store.put([{ hash: match.handle.key, value }], { report });

@@ -48,6 +48,7 @@ export function measureHashingCost(options: HashingCostOptions = {}): HashingCos
   const wanted = options.tokens ?? sized(16_384, 262_144);
   assertInt(wanted, 'tokens', 1, 1 << 26);
   assertInt(repeats, 'repeats', 1, 1000);
+  // A placeholder namespace: hashing costs the same whatever model, dtype or format it names.
   const ns = createNamespace({ modelFingerprint: '00'.repeat(32), kvDtype: 'fp16', kvFormatVersion: 1, blockSize });
   const blocks = Math.max(1, Math.floor(wanted / blockSize));
   const tokens = blocks * blockSize;

@@ -8,6 +8,8 @@ export type KVLabErrorCode =
   | 'INVALID_INPUT'
   | 'MODEL_MISMATCH'
   | 'CORRUPT_ENTRY'
+  | 'MISPLACED_ENTRY'
+  | 'UNAUTHENTICATED_ENTRY'
   | 'UNSUPPORTED_FORMAT'
   | 'STORE_UNAVAILABLE'
   | 'VALUE_TOO_LARGE'
@@ -81,6 +83,26 @@ export class ModelMismatchError extends KVLabError {
 export class CorruptEntryError extends KVLabError {
   constructor(init: ErrorInit, options?: { cause?: unknown }) {
     super('CORRUPT_ENTRY', init, options);
+  }
+}
+
+/**
+ * A valid entry found under the wrong key: it names another block, token range or model than the
+ * one asked for (a bug, a namespace mix-up, a bad restore, or a write by someone else). A miss.
+ */
+export class MisplacedEntryError extends KVLabError {
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('MISPLACED_ENTRY', init, options);
+  }
+}
+
+/**
+ * An entry whose MAC is missing or wrong while the reader holds the cache's secret: it was not
+ * written by a holder of the secret (or was changed since). A miss; its bytes are never used.
+ */
+export class UnauthenticatedEntryError extends KVLabError {
+  constructor(init: ErrorInit, options?: { cause?: unknown }) {
+    super('UNAUTHENTICATED_ENTRY', init, options);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Encoding and decoding of KV entries: one Buffer = the 64-byte header (header.ts) + the payload
+ * Encoding and decoding of KV entries: one Buffer = the 160-byte header (header.ts) + the payload
  * (payload.ts), optionally compressed (codecs.ts). docs/format.md describes the bytes.
  *
  * Decoding checks everything before trusting anything, and throws CorruptEntryError (damaged or
@@ -10,7 +10,20 @@ import { InvalidInputError, ModelMismatchError, describeValue } from '../runtime
 import { type KVCodec, compressPayload, decompressPayload, isCodec } from './codecs';
 import { xxh64 } from './xxh64';
 import { assertLittleEndianHost } from './endian';
-import { DEFAULT_HEADER_READ_OPTIONS, FORMAT_VERSION, HEADER_BYTES, type HeaderReadOptions, verifyKV, writeHeader } from './header';
+import {
+  DEFAULT_HEADER_READ_OPTIONS,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  type EntryIdentity,
+  type HeaderReadOptions,
+  checkEntryIdentity,
+  checkIdentity,
+  signEntry,
+  verifyEntryMac,
+  verifyKV,
+  writeHeader,
+} from './header';
+import type { EntryKey } from './mac';
 import { type ScaleDtype, payloadBytes } from './layout';
 import { FP16_SCALE_SAFE_ABSMAX } from './lowbit';
 import { readPayload, validatePayload, writePayload } from './payload';
@@ -30,7 +43,7 @@ import {
 } from './types';
 
 // Re-exported for modules that import the whole container API from here.
-export { FORMAT_VERSION, HEADER_BYTES, MAGIC, type KVBlobHeader, readKVHeader, verifyKV } from './header';
+export { FORMAT_VERSION, HEADER_BYTES, MAGIC, type EntryIdentity, type KVBlobHeader, readKVHeader, verifyKV } from './header';
 
 /**
  * The library's default codec: `none`. Measured on this project's machines (results/serde.json,
@@ -71,9 +84,16 @@ export interface EncodeOptions {
    * @default 'auto'
    */
   scaleStorage?: 'auto' | 'fp16' | 'fp32';
+  /**
+   * Which block this is (its chain hash, first token, model): written into the header so that a
+   * reader can tell an entry stored under the wrong key. @default undefined (an unbound entry)
+   */
+  identity?: EntryIdentity;
+  /** Sign the entry with this key (a MAC over header and payload). @default undefined (no MAC) */
+  key?: EntryKey;
 }
 
-export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Omit<EncodeOptions, 'groupSize'>>> = {
+export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Omit<EncodeOptions, 'groupSize' | 'identity' | 'key'>>> = {
   dtype: 'fp16',
   codec: DEFAULT_CODEC,
   level: 6,
@@ -87,14 +107,24 @@ export interface DecodeOptions extends HeaderReadOptions {
    * @default undefined (allocate)
    */
   into?: KVArrays;
+  /**
+   * The block that was asked for: the entry must name the same chain hash, start position and
+   * model, else MisplacedEntryError. @default undefined (not checked)
+   */
+  expect?: EntryIdentity;
+  /**
+   * The cache's key: the entry's MAC is checked before anything else of it is used, and an entry
+   * without a valid MAC is an UnauthenticatedEntryError. @default undefined (not checked)
+   */
+  key?: EntryKey;
 }
 
-export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into'>>> = DEFAULT_HEADER_READ_OPTIONS;
+export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into' | 'expect' | 'key'>>> = DEFAULT_HEADER_READ_OPTIONS;
 
 /**
  * A string naming the stored representation, for the hashing namespace: entries written with a
  * different format id hold different numbers and must not be served to each other.
- * e.g. `kvlb1-fp16`, `kvlb1-int8-g64`, `kvlb1-kivi2-g32`. The codec is not part of it (it is
+ * e.g. `kvlb3-fp16`, `kvlb3-int8-g64`, `kvlb3-kivi2-g32`. The codec is not part of it (it is
  * lossless); neither is kivi's fp16/fp32 scale choice (recorded per entry, read transparently).
  */
 export function formatId(dtype: KVDtype, options: Pick<EncodeOptions, 'groupSize'> = {}): string {
@@ -172,6 +202,7 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
   }
   const groupSize = resolveGroupSize(dtype, options.groupSize);
   validateBlock(block);
+  if (options.identity !== undefined) checkIdentity(options.identity);
 
   let scaleDtype: ScaleDtype = 'none';
   if (dtype === 'int8') {
@@ -201,18 +232,23 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
     out.set(stored, HEADER_BYTES);
     payloadChecksum = xxh64(stored);
   }
-  writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadChecksum });
+  writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadChecksum, ...(options.identity ? { identity: options.identity } : {}) });
+  if (options.key) signEntry(out, options.key);
   return out;
 }
 
 /**
  * Decode an entry written by {@link encodeKV}. Validates the header, both checksums, the codec
  * stream and the stored scales before returning anything.
- * @throws CorruptEntryError | UnsupportedFormatError; ModelMismatchError when `into` has another shape.
+ * With `key`, the MAC is checked first; with `expect`, the entry must name that block.
+ * @throws CorruptEntryError | UnsupportedFormatError | UnauthenticatedEntryError | MisplacedEntryError;
+ *   ModelMismatchError when `into` has another shape.
  */
 export function decodeKV(blob: Uint8Array, options: DecodeOptions = {}): KVBlockData {
   assertLittleEndianHost();
+  if (options.key) verifyEntryMac(blob, options.key);
   const header = verifyKV(blob, options);
+  if (options.expect) checkEntryIdentity(header, options.expect);
   const shape: KVShape = { layers: header.layers, kvHeads: header.kvHeads, headDim: header.headDim, tokens: header.tokens };
   if (options.into !== undefined) {
     try {

@@ -7,6 +7,7 @@ import type {
   FallbackReason,
   GetOptions,
   KVStore,
+  RejectReason,
   PutResult,
   PutStatus,
   StoreEntry,
@@ -16,6 +17,7 @@ import type {
   StoreStats,
   ValidateHook,
 } from './types';
+import { rejectReasonOf } from './types';
 
 /** Options every store accepts. */
 export interface BaseStoreOptions extends StoreMetricsOptions {
@@ -31,6 +33,7 @@ export function emptyStats(): MutableStats {
   return {
     lookups: 0, hits: 0, misses: 0, hitsByTier: {}, puts: 0, stored: 0, existing: 0, failedWrites: 0, deleted: 0,
     bytesRead: 0, bytesWritten: 0, errors: 0, fallbacks: 0, evictions: 0, corrupt: 0, roundTrips: 0, commands: 0, tokens: {},
+    rejected: { corrupt: 0, unsupported: 0, misplaced: 0, unauthenticated: 0 },
   };
 }
 
@@ -51,6 +54,8 @@ export interface ValidationOutcome {
   values: (Buffer | undefined)[];
   /** Hashes reported corrupt: to be deleted. */
   corrupt: BlockHash[];
+  /** Why each of them was refused. */
+  reasons: RejectReason[];
   /** Hook failures that were not corruption reports. */
   hookErrors: number;
 }
@@ -78,8 +83,9 @@ async function runValidate(
   hashes: readonly BlockHash[],
   values: (Buffer | undefined)[],
 ): Promise<ValidationOutcome> {
-  if (!hook) return { values, corrupt: [], hookErrors: 0 };
+  if (!hook) return { values, corrupt: [], reasons: [], hookErrors: 0 };
   const corrupt: BlockHash[] = [];
+  const reasons: RejectReason[] = [];
   let hookErrors = 0;
   const out = values.slice();
   await Promise.all(
@@ -89,19 +95,22 @@ async function runValidate(
       try {
         if ((await hook(v, hash)) === false) {
           corrupt.push(hash);
+          reasons.push('corrupt');
           out[i] = undefined;
         }
       } catch (err) {
         out[i] = undefined;
-        // An entry this build cannot read (unknown version, dtype, codec) can never become readable
-        // under the same key: the namespace already pins the format. Treat it as corrupt and delete it.
-        const code = (err as { code?: unknown } | null)?.code;
-        if (err instanceof CorruptEntryError || code === 'CORRUPT_ENTRY' || code === 'UNSUPPORTED_FORMAT') corrupt.push(hash);
-        else hookErrors++;
+        // An entry this build cannot read (unknown version, dtype, codec), another block's entry or
+        // an unauthenticated one can never become usable under the same key: delete it.
+        const reason = err instanceof CorruptEntryError ? 'corrupt' : rejectReasonOf(err);
+        if (reason) {
+          corrupt.push(hash);
+          reasons.push(reason);
+        } else hookErrors++;
       }
     }),
   );
-  return { values: out, corrupt: [...new Set(corrupt)], hookErrors };
+  return { values: out, corrupt: [...new Set(corrupt)], reasons, hookErrors };
 }
 
 /**
@@ -137,6 +146,7 @@ export abstract class BaseStore implements KVStore {
       tier: this.tier,
       ...c,
       hitsByTier: { ...c.hitsByTier },
+      rejected: { ...c.rejected },
       tokens: Object.fromEntries(Object.entries(c.tokens).map(([k, v]) => [k, { ...v }])),
       ...this.extraStats(),
     };
@@ -158,6 +168,30 @@ export abstract class BaseStore implements KVStore {
     t.hit += hit;
     t.miss += miss;
     this.metrics.tokens(tier, hit, miss);
+  }
+
+  recordRejected(reason: RejectReason, n = 1): void {
+    if (!['corrupt', 'unsupported', 'misplaced', 'unauthenticated'].includes(reason)) {
+      throw InvalidInputError.at('reason', "one of 'corrupt', 'unsupported', 'misplaced', 'unauthenticated'", reason);
+    }
+    if (!Number.isInteger(n) || n < 0) throw InvalidInputError.at('n', 'an integer ≥ 0', n);
+    if (n === 0) return;
+    this.counters.corrupt += n;
+    this.counters.rejected[reason] += n;
+    this.metrics.corrupt(n);
+    this.metrics.rejected(reason, n);
+  }
+
+  /**
+   * Warnings about refused entries that point at a bug or an attack rather than bad luck: a valid
+   * entry under another block's key, or entries without a valid MAC, seen more than once.
+   */
+  protected rejectionWarnings(): string[] {
+    const r = this.counters.rejected;
+    const out: string[] = [];
+    if (r.misplaced >= 2) out.push(`${r.misplaced} entries held another block's KV under their key (refused and deleted): a namespace mix-up, a bad restore, or writes by someone else`);
+    if (r.unauthenticated >= 2) out.push(`${r.unauthenticated} entries had no valid MAC (refused and deleted): something without the cache secret writes to this store`);
+    return out;
   }
 
   metricsText(): Promise<string> {
@@ -184,7 +218,7 @@ export abstract class BaseStore implements KVStore {
     const outcome = await runValidate(hook, hashes, values);
     this.countError('get', 'validate', outcome.hookErrors);
     if (outcome.corrupt.length) {
-      this.countCorrupt(outcome.corrupt.length);
+      for (const reason of outcome.reasons) this.recordRejected(reason);
       await removeCorrupt(outcome.corrupt);
     }
     return outcome.values;
@@ -239,11 +273,6 @@ export abstract class BaseStore implements KVStore {
       report.fallbacks++;
       report.reasons.push(reason);
     }
-  }
-
-  protected countCorrupt(n: number): void {
-    this.counters.corrupt += n;
-    this.metrics.corrupt(n);
   }
 
   protected countEvicted(n: number): void {

@@ -141,7 +141,7 @@ export class MemoryStore extends BaseStore {
       usedMemoryBytes: this.held,
       maxMemoryBytes: this.maxBytes,
       entries: this.map.size,
-      warnings: [],
+      warnings: this.rejectionWarnings(),
       ...(this.closed ? { error: 'store is closed' } : {}),
     };
   }

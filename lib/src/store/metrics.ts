@@ -41,6 +41,7 @@ class Families {
   readonly fallbacks: Counter<L | 'op' | 'reason'>;
   readonly evictions: Counter<L>;
   readonly corrupt: Counter<L>;
+  readonly rejected: Counter<L | 'reason'>;
   readonly circuit: Gauge<L>;
   readonly entries: Gauge<L>;
   readonly heldBytes: Gauge<L>;
@@ -59,7 +60,8 @@ class Families {
     this.errors = new Counter({ name: `${p}store_errors_total`, help: 'Errors met by the store (never thrown to the caller)', labelNames: ['store', 'tier', 'op', 'kind'], registers });
     this.fallbacks = new Counter({ name: `${p}store_fallbacks_total`, help: 'Operations answered with a miss / no-op because the store was unavailable', labelNames: ['store', 'tier', 'op', 'reason'], registers });
     this.evictions = new Counter({ name: `${p}store_evictions_total`, help: 'Entries evicted by the store itself (memory LRU)', labelNames: ['store', 'tier'], registers });
-    this.corrupt = new Counter({ name: `${p}store_corrupt_entries_total`, help: 'Entries rejected by the validate hook and deleted', labelNames: ['store', 'tier'], registers });
+    this.corrupt = new Counter({ name: `${p}store_corrupt_entries_total`, help: 'Entries refused on read and deleted (all reasons)', labelNames: ['store', 'tier'], registers });
+    this.rejected = new Counter({ name: `${p}store_rejected_entries_total`, help: 'Entries refused on read and deleted, by reason (corrupt, unsupported, misplaced, unauthenticated)', labelNames: ['store', 'tier', 'reason'], registers });
     this.circuit = new Gauge({ name: `${p}store_circuit_state`, help: 'Circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['store', 'tier'], registers });
     this.entries = new Gauge({ name: `${p}store_entries`, help: 'Entries held (memory tier)', labelNames: ['store', 'tier'], registers });
     this.heldBytes = new Gauge({ name: `${p}store_held_bytes`, help: 'Bytes held (memory tier)', labelNames: ['store', 'tier'], registers });
@@ -127,6 +129,9 @@ export class StoreMetrics implements StoreMetricsView {
   }
   evicted(n: number): void {
     if (n) this.f.evictions.inc(this.labels, n);
+  }
+  rejected(reason: string, n: number): void {
+    if (n) this.f.rejected.inc({ ...this.labels, reason }, n);
   }
   corrupt(n: number): void {
     if (n) this.f.corrupt.inc(this.labels, n);

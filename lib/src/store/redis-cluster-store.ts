@@ -198,6 +198,7 @@ export class RedisClusterStore extends RedisStoreBase {
     const reachable = error === undefined && nodes.length > 0 && nodes.every((n) => n.reachable);
     this.breaker.healthCheck(reachable && cluster?.state === 'ok');
     if (this.circuit !== 'closed') warnings.push(`circuit breaker is ${this.circuit}: operations are answered with fallbacks`);
+    warnings.push(...this.rejectionWarnings());
     const sum = (f: (n: RedisNodeHealth) => number | undefined): number | undefined =>
       nodes.some((n) => f(n) !== undefined) ? nodes.reduce((s, n) => s + (f(n) ?? 0), 0) : undefined;
     this.observe('health', t0);

@@ -188,6 +188,7 @@ export class RedisStore extends RedisStoreBase {
     }
     this.breaker.healthCheck(node.reachable);
     if (this.circuit !== 'closed') warnings.push(`circuit breaker is ${this.circuit}: operations are answered with fallbacks`);
+    warnings.push(...this.rejectionWarnings());
     this.observe('health', t0);
     return {
       name: this.name,

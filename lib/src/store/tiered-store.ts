@@ -174,7 +174,7 @@ export class TieredStore extends BaseStore {
       maxMemoryBytes: h2.maxMemoryBytes,
       maxmemoryPolicy: h2.maxmemoryPolicy,
       tiers: [h1, h2],
-      warnings: [...h1.warnings.map((w) => `L1 ${this.l1.name}: ${w}`), ...h2.warnings.map((w) => `L2 ${this.l2.name}: ${w}`)],
+      warnings: [...h1.warnings.map((w) => `L1 ${this.l1.name}: ${w}`), ...h2.warnings.map((w) => `L2 ${this.l2.name}: ${w}`), ...this.rejectionWarnings()],
       ...(h2.error ? { error: h2.error } : {}),
     };
   }
@@ -188,6 +188,7 @@ export class TieredStore extends BaseStore {
       own.fallbacks += t.fallbacks;
       own.evictions += t.evictions;
       own.corrupt += t.corrupt;
+      for (const r of Object.keys(own.rejected) as (keyof StoreStats['rejected'])[]) own.rejected[r] += t.rejected[r];
       own.roundTrips += t.roundTrips;
       own.commands += t.commands;
     }

@@ -79,6 +79,29 @@ export type StoreOp = 'has' | 'get' | 'put' | 'delete' | 'health' | 'connect';
 /** Why an operation returned a fallback (miss / false / no-op) instead of asking the store. */
 export type FallbackReason = 'error' | 'timeout' | 'circuit_open' | 'closed';
 
+/**
+ * Why a stored entry was refused on read (and deleted): damaged bytes (`corrupt`), a format this
+ * build cannot read (`unsupported`), a valid entry of another block under this key (`misplaced`),
+ * an entry without a valid MAC while the reader holds the cache secret (`unauthenticated`).
+ */
+export type RejectReason = 'corrupt' | 'unsupported' | 'misplaced' | 'unauthenticated';
+
+/** The reason for an error's `code`, if the error is one that makes an entry unusable. */
+export function rejectReasonOf(err: unknown): RejectReason | undefined {
+  switch ((err as { code?: unknown } | null)?.code) {
+    case 'CORRUPT_ENTRY':
+      return 'corrupt';
+    case 'UNSUPPORTED_FORMAT':
+      return 'unsupported';
+    case 'MISPLACED_ENTRY':
+      return 'misplaced';
+    case 'UNAUTHENTICATED_ENTRY':
+      return 'unauthenticated';
+    default:
+      return undefined;
+  }
+}
+
 /** Kinds of errors counted in `kvlab_store_errors_total`. */
 export type StoreErrorKind = 'timeout' | 'connection' | 'server' | 'validate';
 
@@ -114,7 +137,10 @@ export interface StoreStats {
   errors: number;
   fallbacks: number;
   evictions: number;
+  /** Entries refused on read and deleted, all reasons together. */
   corrupt: number;
+  /** The same entries by reason. */
+  rejected: Record<RejectReason, number>;
   /** Batches sent to the server (one per node for a cluster; 0 for memory). */
   roundTrips: number;
   /** Commands sent to the server (client-side count). */
@@ -204,6 +230,11 @@ export interface KVStore extends BlockPresence<CallOptions> {
   health(): Promise<StoreHealth>;
   /** Count token-level hits and misses of a lookup served by `tier` (computed one layer up). */
   recordTokens(tier: string, hit: number, miss: number): void;
+  /**
+   * Count entries a reader above the store refused and deleted (e.g. the connector's decode found a
+   * misplaced or unauthenticated entry). `health()` warns when misplaced or unauthenticated recur.
+   */
+  recordRejected(reason: RejectReason, n?: number): void;
   /** Prometheus text exposition of this store's registry. */
   metricsText(): Promise<string>;
   /** Release connections and memory; later calls are misses / no-ops. */
