@@ -196,3 +196,11 @@ export {
 } from './bench/cost';
 export { type ClaimRow, SEED_CLAIMS, compareWithSeedClaims } from './bench/claims';
 export { type SizingInputs, DEFAULT_SIZING_INPUTS, type SizingResult, sizeRedis } from './bench/sizing';
+export {
+  type SerdeBenchOptions,
+  DEFAULT_SERDE_BENCH_OPTIONS,
+  type SerdeBenchResult,
+  type EncodingResult,
+  type CodecResult,
+  runSerdeBench,
+} from './bench/serde';
