@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildLib as buildCleanLib } from './build.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const STATE_DIR = path.join(ROOT, '.kvlab');
@@ -202,7 +203,7 @@ function buildLib() {
   const dist = path.join(ROOT, 'lib', 'dist', 'index.js');
   const srcNewest = Math.max(newestIn(path.join(ROOT, 'lib', 'src'), '.ts'), mtime(path.join(ROOT, 'lib', 'tsconfig.build.json')), mtime(path.join(ROOT, 'tsconfig.json')));
   if (mtime(dist) >= srcNewest) return log('lib build: up to date');
-  run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib/tsconfig.build.json']);
+  buildCleanLib();
   fs.utimesSync(dist, new Date(), new Date());
 }
 

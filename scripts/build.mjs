@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// `npm run build`: compile lib/src to lib/dist with the project's own TypeScript (tslab ships an
+// older tsc that can win the node_modules/.bin/tsc link), from a clean folder: tsc never deletes
+// the output of a source file that was removed or moved, and a stale `x.js` next to a new `x/`
+// folder would shadow it.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function buildLib() {
+  fs.rmSync(path.join(ROOT, 'lib', 'dist'), { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib/tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw Object.assign(new Error('lib build failed (tsc)'), { exitCode: r.status ?? 1 });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--help')) {
+    console.log('usage: npm run build   compile lib/src into a clean lib/dist with the project TypeScript');
+    process.exit(0);
+  }
+  try {
+    buildLib();
+  } catch (err) {
+    process.stderr.write(`[build] ${err.message}\n`);
+    process.exit(err.exitCode ?? 1);
+  }
+}
