@@ -81,6 +81,8 @@ export interface EvictionReplay {
   seconds: number;
   steps: EvictionStep[];
   lookups: EvictionLookup[];
+  /** Distinct blocks the stream writes: what an unbounded cache would end up holding. */
+  distinctBlocks: number;
   evictedKeys: number;
   keysLeft: number;
   /** Health warnings the store raised about the server's configuration. */
@@ -180,7 +182,7 @@ export async function replayEviction(policy: EvictionPolicy, options: EvictionRe
     const end = await info();
     const health: StoreHealth = await store.health();
     bar.done(`replay under ${policy}: ${end.evicted} keys evicted`);
-    return { policy, maxmemoryBytes: o.maxmemoryBytes, blockBytes: o.blockBytes, seconds, steps, lookups, evictedKeys: end.evicted, keysLeft: end.keys, warnings: health.warnings };
+    return { policy, maxmemoryBytes: o.maxmemoryBytes, blockBytes: o.blockBytes, seconds, steps, lookups, distinctBlocks: everStored.size, evictedKeys: end.evicted, keysLeft: end.keys, warnings: health.warnings };
   } finally {
     await store.close();
     await node.stop();
