@@ -15,5 +15,7 @@ export * from './doctor';
 export * from './kv-basics';
 export * from './prefix';
 export * from './exercises';
-export * from './redis-lab';
+export * from './redis-tools';
+export * from './eviction';
+export * from './cluster-demo';
 export * from './serde-lab';
