@@ -52,7 +52,9 @@ function rememberPids(pids) {
 
 /**
  * Redis for the lab: REDIS_URL when set, else an embedded `redis-server` on a free loopback port
- * with its data under .kvlab/redis (git-ignored).
+ * with its data under .kvlab/redis (git-ignored) and a random password for this run (any local user
+ * of a shared machine could otherwise read or write every tenant's KV). The URL with the password
+ * goes to the kernel in REDIS_URL; what is printed is redacted.
  */
 export async function startRedis({ quiet = false } = {}) {
   const given = process.env.REDIS_URL;
@@ -62,8 +64,8 @@ export async function startRedis({ quiet = false } = {}) {
   }
   const dir = path.join(STATE_DIR, 'redis');
   fs.mkdirSync(dir, { recursive: true });
-  const redis = await kvlab().startEmbeddedRedis({ dir });
-  if (!quiet) process.stderr.write(`[lab] embedded Redis on ${redis.url} (data in ${path.relative(ROOT, dir)})\n`);
+  const redis = await kvlab().startEmbeddedRedis({ dir, password: randomBytes(24).toString('base64url') });
+  if (!quiet) process.stderr.write(`[lab] embedded Redis on ${kvlab().redactStoreUrl(redis.url)}, password protected (data in ${path.relative(ROOT, dir)})\n`);
   return { url: redis.url, embedded: true, pid: redis.pid, stop: () => redis.stop() };
 }
 

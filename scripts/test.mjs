@@ -2,22 +2,39 @@
 // `npm test`: set-up, then type-check, lint, clean-notebook check, the mocha suite and headless
 // execution of every notebook, all in fast mode (KVLAB_FAST=1). The last line totals everything:
 // "N passed, M failed" (static checks count one each, mocha tests and notebooks one each).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { ROOT, setup } from './setup.mjs';
 import { dirtyNotebooks } from './check-notebooks-clean.mjs';
 import { runNotebooks } from './run-notebooks.mjs';
+import { runChild } from './children.mjs';
+
+const { values: opts, positionals } = parseArgs({
+  options: { help: { type: 'boolean', short: 'h' }, 'mocha-only': { type: 'boolean' } },
+  allowPositionals: true,
+});
+if (opts.help) {
+  console.log(`usage: npm test [-- --mocha-only [test files…]]
+
+  Set-up, type-check, lint, clean-notebook check, docs check, the mocha suite and every notebook
+  executed headless, in fast mode (KVLAB_FAST=1). The last line is "N passed, M failed".
+
+  --mocha-only   run only the mocha suite (or the test files given), without set-up or notebooks`);
+  process.exit(0);
+}
+const mochaFiles = positionals.length ? positionals : ['test/**/*.test.ts'];
 
 process.env.KVLAB_FAST ??= '1';
 const started = Date.now();
 const stages = [];
 const record = (name, passed, failed, note = '') => stages.push({ name, passed, failed, note });
 const banner = (s) => process.stdout.write(`\n━━ ${s} ${'━'.repeat(Math.max(0, 70 - s.length))}\n`);
-const node = (script, args, opts = {}) =>
-  spawnSync(process.execPath, [path.join(ROOT, script), ...args], { cwd: ROOT, stdio: 'inherit', ...opts });
+// Each stage runs as a child in its own process group: a signal to `npm test` ends it, and whatever it
+// started (redis-server, Jupyter kernels), before the runner exits (scripts/children.mjs).
+const node = (script, args, opts = {}) => runChild(process.execPath, [path.join(ROOT, script), ...args], { cwd: ROOT, ...opts });
 
-try {
+if (!opts['mocha-only']) try {
   banner('set-up');
   await setup({ browser: true });
 } catch (err) {
@@ -26,12 +43,13 @@ try {
   process.exit(1);
 }
 
+if (!opts['mocha-only']) {
 banner('type-check (tsc --strict)');
-const tsc = node('node_modules/typescript/bin/tsc', ['-p', 'tsconfig.json', '--noEmit']);
+const tsc = await node('node_modules/typescript/bin/tsc', ['-p', 'tsconfig.json', '--noEmit']);
 record('type-check', tsc.status === 0 ? 1 : 0, tsc.status === 0 ? 0 : 1);
 
 banner('lint (eslint)');
-const lint = node('node_modules/eslint/bin/eslint.js', ['.']);
+const lint = await node('node_modules/eslint/bin/eslint.js', ['.']);
 record('lint', lint.status === 0 ? 1 : 0, lint.status === 0 ? 0 : 1);
 
 banner('committed notebooks carry no outputs');
@@ -40,14 +58,15 @@ for (const d of dirty) console.error(d);
 record('clean notebooks', dirty.length ? 0 : 1, dirty.length ? 1 : 0, dirty.length ? `${dirty.length} problem(s)` : '');
 
 banner('docs in sync with results/');
-const docs = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/docs.ts', '--check'], { cwd: ROOT, stdio: 'inherit' });
+const docs = await runChild(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/docs.ts', '--check'], { cwd: ROOT });
 record('docs sync', docs.status === 0 ? 1 : 0, docs.status === 0 ? 0 : 1);
+}
 
 banner('mocha');
 const summaryFile = path.join(ROOT, 'out', 'mocha-summary.json');
 fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
 fs.rmSync(summaryFile, { force: true });
-const mocha = node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs'), 'test/**/*.test.ts'], {
+const mocha = await node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs'), ...mochaFiles], {
   env: { ...process.env, KVLAB_MOCHA_SUMMARY: summaryFile },
 });
 if (fs.existsSync(summaryFile)) {
@@ -57,6 +76,7 @@ if (fs.existsSync(summaryFile)) {
   record('mocha tests', 0, 1, `mocha exited ${mocha.status} without a summary`);
 }
 
+if (!opts['mocha-only']) {
 banner('notebooks (tslab kernel, nbclient), exercises filled with the reference solutions');
 try {
   const { results } = await runNotebooks(undefined, { solutions: path.join(ROOT, 'solutions') });
@@ -65,6 +85,7 @@ try {
 } catch (err) {
   process.stderr.write(`[test] notebook runner failed: ${err.message}\n`);
   record('notebooks', 0, 1, err.message);
+}
 }
 
 banner('summary');

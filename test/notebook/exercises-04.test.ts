@@ -15,7 +15,7 @@ async function loadPrefix(store: KVStore, hashes: string[], codec: BlockCodec, m
     if (values[i] === undefined) break;
     let part: KVCacheArrays;
     try {
-      part = codec.decode(values[i]!, model.fingerprint, i * blockSize);
+      part = codec.decode(values[i]!, { blockHash: hashes[i]!, startPosition: i * blockSize, fingerprint: model.fingerprint });
     } catch {
       break;
     }
@@ -38,7 +38,7 @@ describe('exercise 04.3 (the load step of the prefix connector)', function () {
   it('the solution in solutions/04.json is this function body', () => {
     const solutions = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'solutions', '04.json'), 'utf8')) as Record<string, string>;
     const body = solutions['04.3']!;
-    for (const piece of ['store.get(hashes)', 'codec.decode(values[i], model.fingerprint, i * blockSize)', 'part.tokens !== blockSize', 'kv.joinArrays(parts)']) assert.ok(body.includes(piece), piece);
+    for (const piece of ['store.get(hashes)', 'codec.decode(values[i], { blockHash: hashes[i], startPosition: i * blockSize, fingerprint: model.fingerprint })', 'part.tokens !== blockSize', 'kv.joinArrays(parts)']) assert.ok(body.includes(piece), piece);
   });
 
   it('a load that skips holes instead of stopping fails with a counterexample', async () => {
@@ -46,7 +46,7 @@ describe('exercise 04.3 (the load step of the prefix connector)', function () {
       const parts = (await store.get(hashes)).flatMap((v, i) => {
         if (v === undefined) return [];
         try {
-          return [codec.decode(v, model.fingerprint, i * blockSize)];
+          return [codec.decode(v, { blockHash: hashes[i]!, startPosition: i * blockSize, fingerprint: model.fingerprint })];
         } catch {
           return [];
         }
@@ -66,7 +66,7 @@ describe('exercise 04.3 (the load step of the prefix connector)', function () {
       for (const [i, v] of (await store.get(hashes)).entries()) {
         if (v === undefined) break;
         try {
-          parts.push(codec.decode(v, model.fingerprint, i * blockSize));
+          parts.push(codec.decode(v, { blockHash: hashes[i]!, startPosition: i * blockSize, fingerprint: model.fingerprint }));
         } catch {
           break;
         }

@@ -5,6 +5,9 @@
 import { serveAll, type WorkerConfig } from './runner';
 import type { ServeRequest } from '../engine/types';
 
+// The parent is gone (killed, or it closed the channel): nobody will read the results, so stop.
+process.once('disconnect', () => process.exit(0));
+
 process.once('message', (msg: { config: WorkerConfig; requests: ServeRequest[] }) => {
   serveAll(msg.config, msg.requests, undefined, (record) => process.send?.({ type: 'record', record: { id: record.id } }))
     .then((result) => process.send?.({ type: 'done', ...result }))

@@ -1,7 +1,8 @@
 /**
  * A private server process on a loopback port (redis-server, memcached, …): spawn it, wait until it
- * accepts TCP connections, and stop it — never leaving an orphan behind if the parent exits first.
- * One implementation for every server the lab, the benchmarks and the tests start.
+ * accepts TCP connections, and stop it — never leaving an orphan behind if the parent exits first or
+ * is stopped by a signal (SIGINT, SIGTERM, SIGHUP). One implementation for every server the lab, the
+ * benchmarks and the tests start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
@@ -44,6 +45,8 @@ export interface LoopbackServerSpec {
   makeError: (message: string, cause?: unknown) => Error;
   /** Run once the process is gone (or failed to start), e.g. to remove its data folder. */
   cleanup?: () => void;
+  /** Text written to the process's standard input (e.g. configuration with a secret, kept out of `ps`). */
+  stdin?: string;
 }
 
 export interface LoopbackServer {
@@ -53,10 +56,61 @@ export interface LoopbackServer {
   stop(): Promise<void>;
 }
 
+/** Cleanups of the servers still running in this process: kill the child, remove its folder. */
+const live = new Set<() => void>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let signalsHooked = false;
+
+/**
+ * On a terminating signal, end every server this process started (synchronously: SIGKILL, remove its
+ * folder). If nothing else in the process handles the signal, re-raise it so that the process ends
+ * as it would have without us; a program with its own handler (e.g. a graceful shutdown) goes on.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  for (const cleanup of [...live]) cleanup();
+  if (process.listenerCount(signal) === 1) {
+    process.removeListener(signal, onSignal);
+    process.kill(process.pid, signal);
+  }
+}
+
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+}
+
+/**
+ * Run `cleanup` (synchronous: kill, remove a folder) when this process exits or is stopped by SIGINT,
+ * SIGTERM or SIGHUP, unless the returned function is called first (the normal, orderly stop).
+ */
+export function atProcessEnd(cleanup: () => void): () => void {
+  let done = false;
+  const run = (): void => {
+    if (done) return;
+    done = true;
+    live.delete(run);
+    process.off('exit', run);
+    cleanup();
+  };
+  live.add(run);
+  process.once('exit', run);
+  hookSignals();
+  return () => {
+    done = true;
+    live.delete(run);
+    process.off('exit', run);
+  };
+}
+
 export async function startLoopbackServer(spec: LoopbackServerSpec): Promise<LoopbackServer> {
   const { command, port, makeError } = spec;
   const cleanup = spec.cleanup ?? ((): void => undefined);
-  const proc: ChildProcess = spawn(command, spec.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn(command, spec.args, { stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  if (spec.stdin !== undefined) {
+    proc.stdin?.on('error', () => undefined); // a process that failed to start closes it early
+    proc.stdin?.end(spec.stdin);
+  }
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<never>((_, reject) => {
@@ -88,19 +142,18 @@ export async function startLoopbackServer(spec: LoopbackServerSpec): Promise<Loo
   proc.unref();
   (proc.stderr as { unref?: () => void } | null)?.unref?.();
 
-  // Never leave an orphan server behind if the process exits without stop().
-  const killOnExit = (): void => {
+  // Never leave an orphan server behind if the process exits without stop(), or is signalled.
+  const forget = atProcessEnd(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     cleanup();
-  };
-  process.once('exit', killOnExit);
+  });
 
   let stopped: Promise<void> | undefined;
   return {
     port,
     pid: proc.pid,
     stop(): Promise<void> {
-      process.off('exit', killOnExit);
+      forget();
       stopped ??= new Promise<void>((resolve) => {
         const done = (): void => {
           cleanup();

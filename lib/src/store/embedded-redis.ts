@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { StoreUnavailableError } from '../runtime/errors';
+import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
 import { freeLoopbackPort, startLoopbackServer } from '../runtime/loopback-server';
 
 export { freeLoopbackPort };
@@ -17,6 +17,11 @@ export interface EmbeddedRedisOptions {
   command?: string;
   /** Milliseconds to wait for the server to accept connections. @default 10000 */
   startTimeoutMs?: number;
+  /**
+   * `requirepass`: clients must authenticate (the URL carries it). Passed to redis-server in its
+   * configuration on stdin, so it does not show in the process list. @default undefined (none)
+   */
+  password?: string;
 }
 
 export const DEFAULT_EMBEDDED_REDIS_OPTIONS = {
@@ -26,7 +31,7 @@ export const DEFAULT_EMBEDDED_REDIS_OPTIONS = {
 } satisfies EmbeddedRedisOptions;
 
 export interface EmbeddedRedis {
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>` with a password (print it with redactStoreUrl). */
   readonly url: string;
   readonly port: number;
   readonly dir: string;
@@ -45,7 +50,13 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-redis-'));
   const command = options.command ?? DEFAULT_EMBEDDED_REDIS_OPTIONS.command;
+  const password = options.password;
+  if (password !== undefined && (typeof password !== 'string' || password.length === 0 || /[\s"'\\]/.test(password))) {
+    throw InvalidInputError.at('password', 'a non-empty string without spaces or quotes', password === undefined ? undefined : '(hidden)');
+  }
   const args = [
+    // With a password, the configuration (only that line) comes on stdin ("-"), not on the command line.
+    ...(password !== undefined ? ['-'] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
@@ -64,6 +75,8 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     cleanup: () => {
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     },
+    ...(password !== undefined ? { stdin: `requirepass ${password}\n` } : {}),
   });
-  return { url: `redis://127.0.0.1:${port}`, port, dir, pid: server.pid, stop: () => server.stop() };
+  const auth = password !== undefined ? `:${encodeURIComponent(password)}@` : '';
+  return { url: `redis://${auth}127.0.0.1:${port}`, port, dir, pid: server.pid, stop: () => server.stop() };
 }

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
-import { freeLoopbackPort } from '../runtime/loopback-server';
+import { atProcessEnd, freeLoopbackPort } from '../runtime/loopback-server';
 import { startEmbeddedRedis, type EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis';
 
 const execFileP = promisify(execFile);
@@ -37,13 +37,17 @@ export interface LocalRedisNodeOptions extends EmbeddedRedisOptions {
  */
 export class LocalRedisNode {
   private handle: EmbeddedRedis | undefined;
+  /** Removes a folder this node created if the process ends before `stop()`. */
+  private readonly forgetDir: () => void;
 
   private constructor(
     readonly port: number,
     readonly dir: string,
     private readonly options: LocalRedisNodeOptions,
     private readonly ownDir: boolean,
-  ) {}
+  ) {
+    this.forgetDir = ownDir ? atProcessEnd(() => fs.rmSync(dir, { recursive: true, force: true })) : () => undefined;
+  }
 
   static async start(options: LocalRedisNodeOptions = {}): Promise<LocalRedisNode> {
     const port = options.port ?? (await freeLoopbackPort());
@@ -120,6 +124,7 @@ export class LocalRedisNode {
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+    this.forgetDir();
     if (this.ownDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

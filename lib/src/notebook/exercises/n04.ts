@@ -6,10 +6,11 @@ import type { LlamaModel } from '../../model/transformer';
 import { initBackend } from '../../runtime/backend';
 import type { SeededRng } from '../../runtime/rng';
 import { MemoryStore } from '../../store/memory-store';
+import { HEADER_BYTES } from '../../serde/header';
 import type { Exercise } from './types';
 
 /** What a stored block of a case is: loadable, or a reason the load must stop there. */
-type BlockKind = 'ok' | 'missing' | 'corrupt' | 'short' | 'other shape';
+type BlockKind = 'ok' | 'missing' | 'corrupt' | 'short' | 'other shape' | 'misplaced';
 
 /** The model fields the load step reads: its fingerprint and its KV shape. */
 type ModelShape = Pick<LlamaModel, 'fingerprint'> & { config: Pick<LlamaModel['config'], 'numLayers' | 'numKvHeads' | 'headDim'> };
@@ -18,14 +19,15 @@ const kinds = new WeakMap<object, BlockKind[]>();
 
 const hex = (rng: SeededRng): string => Array.from({ length: 64 }, () => '0123456789abcdef'[rng.int(16)]).join('');
 
-function block(rng: SeededRng, layers: number, heads: number, tokens: number, dim: number): KVCacheArrays {
+function block(rng: SeededRng, fingerprint: string, startPosition: number, layers: number, heads: number, tokens: number, dim: number): KVCacheArrays {
   const layer = () => ({ keys: rng.fillUniform(new Float32Array(heads * tokens * dim), -2, 2), values: rng.fillUniform(new Float32Array(heads * tokens * dim), -2, 2) });
-  return { fingerprint: '0'.repeat(64), startPosition: 0, tokens, numKvHeads: heads, headDim: dim, layers: Array.from({ length: layers }, layer) };
+  return { fingerprint, startPosition, tokens, numKvHeads: heads, headDim: dim, layers: Array.from({ length: layers }, layer) };
 }
 
 /**
  * A seeded store holding a chain of `n` fp16 blocks, some of them missing, corrupt (a flipped payload
- * byte) or of the wrong shape, as a lookup may have found them a moment before the load.
+ * byte), of the wrong shape or another block's valid entry, as a lookup may have found them a moment
+ * before the load.
  */
 function loadCase(rng: SeededRng, first: boolean): unknown[] {
   const [layers, heads, dim, blockSize, n] = [1 + rng.int(3), 1 + rng.int(2), 4 * (1 + rng.int(2)), rng.pick([4, 8, 16]), 1 + rng.int(6)];
@@ -33,13 +35,15 @@ function loadCase(rng: SeededRng, first: boolean): unknown[] {
   const codec = serdeBlockCodec({ dtype: 'fp16' });
   const store = new MemoryStore();
   const hashes = Array.from({ length: n }, () => hex(rng));
-  const bad: BlockKind[] = ['missing', 'corrupt', 'short', 'other shape'];
+  const bad: BlockKind[] = ['missing', 'corrupt', 'short', 'other shape', 'misplaced'];
   const kindsOf = hashes.map((): BlockKind => (first || rng.nextFloat() < 0.65 ? 'ok' : rng.pick(bad)));
   const entries = hashes.flatMap((hash, i) => {
     const kind = kindsOf[i]!;
     if (kind === 'missing') return [];
-    const value = codec.encode(block(rng, layers, heads, kind === 'short' ? blockSize / 2 : blockSize, kind === 'other shape' ? dim * 2 : dim));
-    if (kind === 'corrupt') value[64 + rng.int(value.length - 64)] ^= 0x5a;
+    // A misplaced entry is valid and of the right shape, but names another block (another hash and position).
+    const [name, at] = kind === 'misplaced' ? [hex(rng), (i + 1) * blockSize] : [hash, i * blockSize];
+    const value = codec.encode(block(rng, model.fingerprint, at, layers, heads, kind === 'short' ? blockSize / 2 : blockSize, kind === 'other shape' ? dim * 2 : dim), name);
+    if (kind === 'corrupt') value[HEADER_BYTES + rng.int(value.length - HEADER_BYTES)] ^= 0x5a;
     return [{ hash, value }];
   });
   void store.put(entries); // a MemoryStore stores synchronously: seeded before the case is used
@@ -89,7 +93,8 @@ export const EXERCISES_04: readonly Exercise[] = [
     describe: describeCase,
     hint:
       'Get all the blocks in one call (store.get(hashes)). Walk them in chain order and stop at the first one that is missing, that ' +
-      'codec.decode(value, model.fingerprint, i * blockSize) rejects (it throws on a bad checksum), or whose shape is not the ' +
+      'codec.decode(value, { blockHash: hashes[i], startPosition: i * blockSize, fingerprint: model.fingerprint }) rejects (it throws ' +
+      'on a bad checksum and on an entry that names another block), or whose shape is not the ' +
       "model's (layers, numKvHeads, headDim) with blockSize tokens: every later block depends on it. Join the good ones with " +
       'kv.joinArrays(parts); return null when the first block is already unusable.',
   },
