@@ -31,8 +31,9 @@ describe('notebook/prefix (notebook 02 helpers)', function () {
       // Row a: parent, block 0, block 1 (all new); row b: parent, block 0 (shared), block 1 (new).
       assert.deepEqual(colors(fig), [grey, orange, orange, grey, green, orange]);
       const notes = (fig.layout!.annotations as { text: string }[]).map((n) => n.text);
-      assert.ok(notes.includes('+1 blocks, 0 tail token(s) not hashed'), notes.join(' | '));
-      assert.ok(notes.includes('+1 blocks, 1 tail token(s) not hashed'), notes.join(' | '));
+      assert.ok(notes.includes('+1 more block(s)'), notes.join(' | '));
+      assert.ok(notes.includes('+1 more block(s), 1 tail token(s) not hashed'), notes.join(' | '));
+      assert.deepEqual((fig.layout!.yaxis as { ticktext: string[] }).ticktext, ['<b>a</b>', '<b>b</b>']);
     });
 
     it('rejects a missing or empty chain list with a typed error', async () => {

@@ -81,8 +81,9 @@ export function chainFigure(chains: readonly ChainSketch[], options: { maxBlocks
     });
     for (const h of c.hashes) seen.add(h);
     const more = c.hashes.length - shown.length;
-    notes.push({ x: shown.length + 0.6, y, xref: 'x', yref: 'y', xanchor: 'left', showarrow: false, font: { size: 11, color: '#555' }, text: `${more > 0 ? `+${more} blocks, ` : ''}${c.tailTokens ?? 0} tail token(s) not hashed` });
-    notes.push({ x: -0.5, y, xref: 'x', yref: 'y', xanchor: 'right', showarrow: false, font: { size: 12 }, text: `<b>${esc(c.label)}</b>` });
+    const note = [more > 0 ? `+${more} more block(s)` : '', c.tailTokens ? `${c.tailTokens} tail token(s) not hashed` : ''].filter(Boolean).join(', ');
+    // Under the row's last box: the figure's width then never depends on the note's length.
+    if (note) notes.push({ x: shown.length + 0.4, y: y - 0.42, xref: 'x', yref: 'y', xanchor: 'right', showarrow: false, font: { size: 10, color: '#555' }, text: note });
   });
   const legend = (name: string, color: string): Record<string, unknown> => ({ type: 'scatter', mode: 'markers', x: [null], y: [null], name, marker: { symbol: 'square', size: 12, color } });
   return {
@@ -96,8 +97,9 @@ export function chainFigure(chains: readonly ChainSketch[], options: { maxBlocks
     ],
     layout: {
       title: { text: options.title ?? 'Block-chained prefix hashes' },
-      xaxis: { visible: false, range: [-3.2, Math.min(maxBlocks, Math.max(1, ...chains.map((c) => c.hashes.length))) + 4.5] },
-      yaxis: { visible: false, range: [-0.7, n - 0.3] },
+      xaxis: { visible: false, range: [-0.6, Math.min(maxBlocks, Math.max(1, ...chains.map((c) => c.hashes.length))) + 0.6] },
+      // Chain labels as y tick labels: automargin makes room for them however many boxes there are.
+      yaxis: { range: [-0.7, n - 0.4], tickvals: chains.map((_c, ci) => n - 1 - ci), ticktext: chains.map((c) => `<b>${esc(c.label)}</b>`), showgrid: false, zeroline: false, automargin: true },
       annotations: notes,
       legend: { orientation: 'h', y: -0.05 },
       margin: { l: 10, r: 10, t: 50, b: 30 },
