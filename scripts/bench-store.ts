@@ -1,18 +1,34 @@
 /**
  * `npm run bench:store` — raw ioredis vs RedisStore on the same bytes, and the cost of a
- * longest-prefix lookup. Writes results/store.json.
- *
- *   REDIS_URL=redis://host:6379   use this server (default: a private redis-server on a free port)
- *   KVLAB_FAST=1                  small blocks, 2 iterations
- *   --tokens=2000 --tokens-per-block=16 --kv-bytes-per-token=131072 --block-bytes=N
- *   --iterations=7 --mget-batch=32 --out=results/store.json
+ * longest-prefix lookup. Writes results/store.json (out/results/store.json in fast mode).
+ * `npm run bench:store -- --help` lists the options.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+import { parseArgs } from 'node:util';
 import { formatStoreBench, runStoreBenchmark, type StoreBenchOptions } from '../lib/src/bench/store';
 import { decodeKV, encodeKV, syntheticKV, type KVArrays } from '../lib/src/serde';
 import { isFastMode } from '../lib/src/runtime/env';
+import { progress, type ProgressReporter } from '../lib/src/runtime/progress';
+
+const HELP = `usage: npm run bench:store -- [options]
+
+  Reads a prefix of serialized fp16 KV blocks from Redis: raw ioredis, RedisStore.get, and the
+  connector's lookup + get + decode, side by side; and the cost of a longest-prefix lookup.
+
+  REDIS_URL=redis://host:6379   use this server (default: a private redis-server on a free port)
+  KVLAB_FAST=1                  small blocks, 2 iterations, results in out/results/
+
+  --tokens N              prompt tokens (default 2000)
+  --tokens-per-block N    tokens per block (default 16)
+  --kv-bytes-per-token N  KV bytes per token (default 131072, Llama-3-8B in fp16)
+  --block-bytes N         bytes per stored value (overrides the two above)
+  --iterations N          timed repetitions (default 7, fast 2)
+  --mget-batch N          keys per MGET on the ioredis path
+  --lookup-blocks N       blocks in the lookup test
+  --lookup-present N      of which present
+  --out FILE              results file (default results/store.json, fast: out/results/store.json)
+  -h, --help              this text`;
 
 /**
  * Real input for the decode step: each stored value is a serialized fp16 KV block of Llama-3-8B's
@@ -27,9 +43,7 @@ function kvBlocks(): Pick<StoreBenchOptions, 'value' | 'decode'> {
   return { value: () => Buffer.from(blob), decode: (v: Buffer) => decodeKV(v, { into }) };
 }
 
-function parseArgs(argv: string[]): { options: StoreBenchOptions; out: string } {
-  const options: StoreBenchOptions = {};
-  let out = path.resolve(__dirname, '..', 'results', 'store.json');
+function options(argv: string[]): { options: StoreBenchOptions; out: string } | undefined {
   const ints: Record<string, keyof StoreBenchOptions> = {
     tokens: 'tokens',
     'tokens-per-block': 'tokensPerBlock',
@@ -40,34 +54,37 @@ function parseArgs(argv: string[]): { options: StoreBenchOptions; out: string } 
     'lookup-blocks': 'lookupBlocks',
     'lookup-present': 'lookupPresent',
   };
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`unknown argument ${arg} (expected --name=value)`);
-    const [, name, value] = m as unknown as [string, string, string];
-    if (name === 'out') out = path.resolve(value);
-    else if (ints[name]) {
-      if (!/^\d+$/.test(value)) throw new Error(`--${name} needs an integer, got ${value}`);
-      (options as Record<string, unknown>)[ints[name]] = Number(value);
-    } else throw new Error(`unknown option --${name}`);
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, out: { type: 'string' }, ...Object.fromEntries(Object.keys(ints).map((k) => [k, { type: 'string' as const }])) },
+  });
+  if (values.help) return undefined;
+  const options: StoreBenchOptions = {};
+  for (const [name, key] of Object.entries(ints)) {
+    const v = values[name as keyof typeof values];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new Error(`--${name} needs an integer, got ${String(v)}`);
+    (options as Record<string, unknown>)[key] = Number(v);
   }
-  return { options, out };
+  const fallback = path.resolve(__dirname, '..', isFastMode() ? 'out/results' : 'results', 'store.json');
+  return { options, out: typeof values.out === 'string' ? path.resolve(values.out) : fallback };
 }
 
 async function main(): Promise<void> {
-  const { options, out } = parseArgs(process.argv.slice(2));
-  const bar = new SingleBar({ format: 'bench:store [{bar}] {value}/{total} {label}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
-  let started = false;
+  const parsed = options(process.argv.slice(2));
+  if (!parsed) return console.log(HELP);
+  let bar: ProgressReporter | undefined;
+  let last = 0;
   const result = await runStoreBenchmark({
     ...kvBlocks(),
-    ...options,
+    ...parsed.options,
     onProgress: (done, total, label) => {
-      if (!started) {
-        bar.start(total, 0, { label });
-        started = true;
-      }
-      bar.update(done, { label });
+      bar ??= progress(total, 'bench:store');
+      bar.tick(done - last, `bench:store ${label}`);
+      last = done;
     },
-  }).finally(() => started && bar.stop());
+  }).finally(() => bar?.done());
+  const out = parsed.out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(formatStoreBench(result));

@@ -58,7 +58,7 @@ for (const d of dirty) console.error(d);
 record('clean notebooks', dirty.length ? 0 : 1, dirty.length ? 1 : 0, dirty.length ? `${dirty.length} problem(s)` : '');
 
 banner('docs in sync with results/');
-const docs = await runChild(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/docs.ts', '--check'], { cwd: ROOT });
+const docs = await runChild(process.execPath, ['--import', 'tsx', 'scripts/docs.ts', '--check'], { cwd: ROOT });
 record('docs sync', docs.status === 0 ? 1 : 0, docs.status === 0 ? 0 : 1);
 }
 

@@ -24,7 +24,7 @@ export {
 } from './runtime/errors';
 export { SeededRng } from './runtime/rng';
 export { type BackendName, type BackendReport, BACKEND_PREFERENCE, initBackend, backendReport } from './runtime/backend';
-export { isFastMode, sized } from './runtime/env';
+export { isFastMode, sized, redisUrlFromEnv } from './runtime/env';
 export { type ProgressReporter, type ProgressOptions, DEFAULT_PROGRESS_OPTIONS, progress } from './runtime/progress';
 export { libVersion } from './runtime/versions';
 

@@ -5,7 +5,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import * as os from 'node:os';
 import { Redis } from 'ioredis';
-import { isFastMode } from '../runtime/env';
+import { isFastMode, redisUrlFromEnv } from '../runtime/env';
 import { libVersion, packageVersion } from '../runtime/versions';
 import { InvalidInputError } from '../runtime/errors';
 import { RedisStore } from '../store/redis-store';
@@ -17,7 +17,7 @@ import { median, summarizeTimings, type TimingSummary } from './stats';
 import { longestPrefix as findLongestPrefix } from '../hashing/lookup';
 
 export interface StoreBenchOptions {
-  /** Redis to use. @default process.env.REDIS_URL, else a private redis-server on a free port */
+  /** Redis to use. @default redisUrlFromEnv(), else a private redis-server on a free port */
   redisUrl?: string;
   /** Tokens of the cached prefix. @default 2000 */
   tokens?: number;
@@ -177,7 +177,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
   const tick = (label: string): void => progress(++step, totalSteps, label);
 
   let embedded: EmbeddedRedis | undefined;
-  const url = options.redisUrl ?? process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis({ args: ['--maxmemory', '2gb', '--maxmemory-policy', 'allkeys-lru'] })).url;
+  const url = options.redisUrl ?? redisUrlFromEnv() ?? (embedded = await startEmbeddedRedis({ args: ['--maxmemory', '2gb', '--maxmemory-policy', 'allkeys-lru'] })).url;
   const namespace = `bench-${process.pid}`;
   const raw = new Redis(url, { lazyConnect: true });
   const store = new RedisStore({ url, namespace, name: 'bench', commandTimeout: 60_000, mgetBatchSize: options.mgetBatchSize });

@@ -15,7 +15,7 @@ import { figureToPage } from '../notebook/plot';
 import { renderFiguresToPng } from '../notebook/png';
 import { tableToText } from '../notebook/table';
 import { startEmbeddedRedis } from '../store/embedded-redis';
-import { isFastMode } from '../runtime/env';
+import { isFastMode, redisUrlFromEnv } from '../runtime/env';
 import { KVLabError } from '../runtime/errors';
 import { quickstart } from './quickstart';
 
@@ -63,7 +63,7 @@ export function buildCli(): Command {
         ...(opts.clusterUrl ? { clusterUrl: opts.clusterUrl } : {}),
       };
       let embedded: Awaited<ReturnType<typeof startEmbeddedRedis>> | undefined;
-      const redisUrl = opts.redisUrl ?? process.env.REDIS_URL;
+      const redisUrl = opts.redisUrl ?? redisUrlFromEnv();
       if (redisUrl) Object.assign(options, { redisUrl });
       else if (options.strategies.some((s: StrategyName) => s === 'prefix-redis' || s === 'tiered')) {
         embedded = await startEmbeddedRedis();

@@ -14,7 +14,7 @@ import { quantile } from '../bench/stats';
 import { createStore } from '../store/factory';
 import { startEmbeddedRedis } from '../store/embedded-redis';
 import { initBackend } from '../runtime/backend';
-import { sized } from '../runtime/env';
+import { sized, redisUrlFromEnv } from '../runtime/env';
 import { tableToText } from '../notebook/table';
 import { redactStoreUrl } from '../store/url';
 
@@ -44,7 +44,7 @@ export async function quickstart(redisUrl?: string): Promise<QuickstartReport> {
   say(`3. ${requests.length} chat requests sharing a system prompt (the first prompt has ${shared} tokens)`);
 
   let embedded: Awaited<ReturnType<typeof startEmbeddedRedis>> | undefined;
-  const url = redisUrl ?? process.env.REDIS_URL ?? (embedded = await startEmbeddedRedis()).url;
+  const url = redisUrl ?? redisUrlFromEnv() ?? (embedded = await startEmbeddedRedis()).url;
   say(`4. Redis: ${redactStoreUrl(url)}${embedded ? ' (embedded, stopped at the end)' : ''}`);
   const store = await createStore(url, { namespace: `quickstart-${Date.now().toString(36)}` });
   try {

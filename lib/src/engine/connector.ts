@@ -211,7 +211,7 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
       path: `salts[${JSON.stringify(tenant)}]`,
       expected: 'a secret salt for this tenant (salts, saltSecret or KVLAB_TENANT_SALT_SECRET)',
       received: 'none',
-      hint: 'or set nameDerivedSalts: true to salt tenants with their names (no secrecy)',
+      hint: 'Or set nameDerivedSalts: true to salt tenants with their names (no secrecy)',
     });
   }
 

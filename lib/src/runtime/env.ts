@@ -10,3 +10,9 @@ export function isFastMode(): boolean {
 export function sized<T>(fast: T, full: T): T {
   return isFastMode() ? fast : full;
 }
+
+/** `REDIS_URL`, trimmed; undefined when unset or empty (then the lab or a benchmark starts its own Redis). */
+export function redisUrlFromEnv(): string | undefined {
+  const v = process.env.REDIS_URL?.trim();
+  return v ? v : undefined;
+}
