@@ -1,4 +1,4 @@
-import { InvalidInputError, describeValue } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { DEFAULT_BLOCK_SIZE, assertBlockSize } from './block-size';
 import { assertBlockHash } from './checks';
 import type { BlockHash, BlockPresence } from './types';
@@ -52,11 +52,11 @@ export async function longestPrefix<PresenceOptions = undefined>(
   options: LookupOptions & { presenceOptions?: PresenceOptions } = {},
 ): Promise<PrefixMatch> {
   if (presence === null || typeof presence !== 'object' || typeof presence.has !== 'function') {
-    throw new InvalidInputError(`presence must have a has(hashes) method, got ${describeValue(presence)}`);
+    throw InvalidInputError.at('presence', 'an object with a has(hashes) method', presence);
   }
-  if (!Array.isArray(hashes)) throw new InvalidInputError(`hashes must be an array of block hashes, got ${describeValue(hashes)}`);
+  if (!Array.isArray(hashes)) throw InvalidInputError.at('hashes', 'an array of block hashes', hashes);
   const blockSize = options.blockSize ?? DEFAULT_LOOKUP_OPTIONS.blockSize;
-  assertBlockSize(blockSize);
+  assertBlockSize(blockSize, 'options.blockSize');
   hashes.forEach((h, i) => assertBlockHash(h, `hashes[${i}]`));
   if (hashes.length === 0) {
     return { matchedBlocks: 0, matchedTokens: 0, totalBlocks: 0, strandedBlocks: 0, present: [], roundTrips: 0 };
@@ -64,9 +64,7 @@ export async function longestPrefix<PresenceOptions = undefined>(
   const present = await presence.has(hashes, options.presenceOptions);
   if (!Array.isArray(present) || present.length !== hashes.length || present.some((p) => typeof p !== 'boolean')) {
     // A store that answers for the wrong keys would make us load the wrong KV: refuse loudly.
-    throw new InvalidInputError(
-      `presence.has() must return ${hashes.length} booleans, one per hash; got ${describeValue(present)}`,
-    );
+    throw InvalidInputError.at('presence.has()', `${hashes.length} booleans, one per hash`, present);
   }
   const matchedBlocks = prefixLength(present);
   let strandedBlocks = 0;
