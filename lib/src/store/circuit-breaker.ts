@@ -51,8 +51,8 @@ export class CircuitBreaker {
     this.threshold = options.failureThreshold ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.failureThreshold;
     this.baseCooldown = options.cooldownMs ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.cooldownMs;
     this.maxCooldown = Math.max(this.baseCooldown, options.maxCooldownMs ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.maxCooldownMs);
-    if (!Number.isInteger(this.threshold) || this.threshold < 1) throw new InvalidInputError(`failureThreshold must be an integer ≥ 1, got ${this.threshold}`);
-    if (!(this.baseCooldown >= 0)) throw new InvalidInputError(`cooldownMs must be ≥ 0, got ${this.baseCooldown}`);
+    if (!Number.isInteger(this.threshold) || this.threshold < 1) throw InvalidInputError.at('options.failureThreshold', 'an integer ≥ 1', this.threshold);
+    if (!(this.baseCooldown >= 0)) throw InvalidInputError.at('options.cooldownMs', 'a number ≥ 0', this.baseCooldown);
     this.cooldown = this.baseCooldown;
     this.now = options.now ?? Date.now;
   }

@@ -224,7 +224,15 @@ export class LocalRedisCluster {
       const live = this.nodes.filter((n) => n.alive);
       const states = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO').then((t) => /cluster_state:ok/.test(t), () => false)));
       if (states.every(Boolean)) return;
-      if (Date.now() > deadline) throw new StoreUnavailableError({ message: `the local Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms` });
+      if (Date.now() > deadline) {
+        throw new StoreUnavailableError({
+          message: `the local Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms`,
+          path: 'cluster_state',
+          expected: 'ok on every live node',
+          received: `ok on ${states.filter(Boolean).length} of ${live.length} live nodes`,
+          limit: timeoutMs,
+        });
+      }
       await sleep(50);
     }
   }
