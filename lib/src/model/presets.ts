@@ -1,4 +1,4 @@
-import { ConfigError } from '../runtime/errors';
+import { ConfigError, describeValue } from '../runtime/errors';
 import { validateModelConfig, type ModelConfig } from './config';
 
 /** Presets that can be instantiated with seeded weights. */
@@ -113,7 +113,12 @@ export function isSizeOnlyPreset(name: PresetName): name is SizeOnlyPresetName {
 /** The config of a preset. Throws `ConfigError` for an unknown name. */
 export function getPreset(name: PresetName): Readonly<ModelConfig> {
   if (!isPresetName(name)) {
-    throw new ConfigError(`unknown model preset ${JSON.stringify(name)}; known presets: ${Object.keys(MODEL_PRESETS).join(', ')}`);
+    throw new ConfigError({
+      message: `unknown model preset ${JSON.stringify(name)}; known presets: ${Object.keys(MODEL_PRESETS).join(', ')}`,
+      path: 'name',
+      expected: `a known preset: ${Object.keys(MODEL_PRESETS).join(', ')}`,
+      received: describeValue(name),
+    });
   }
   return MODEL_PRESETS[name];
 }
