@@ -40,7 +40,7 @@ function formatSeconds(ms: number): string {
  * (update_display_data), a bar on stderr in a terminal, periodic lines when stderr is not a TTY.
  */
 export function progress(total: number, label = '', options: ProgressOptions = {}): ProgressReporter {
-  if (!Number.isFinite(total) || total < 0) throw new InvalidInputError(`progress total must be a finite number ≥ 0, got ${total}`);
+  if (!Number.isFinite(total) || total < 0) throw InvalidInputError.at('total', 'a finite number ≥ 0 (the number of steps)', total);
   const opts = { ...DEFAULT_PROGRESS_OPTIONS, ...options };
   const target = opts.target === 'auto' ? (inNotebook() ? 'notebook' : 'terminal') : opts.target;
   const started = Date.now();

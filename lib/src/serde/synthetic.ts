@@ -26,7 +26,7 @@ export const DEFAULT_SYNTHETIC_KV_OPTIONS: Readonly<Required<SyntheticKVOptions>
 export function syntheticKV(shape: KVShape, options: SyntheticKVOptions = {}): KVBlockData {
   validateShape(shape);
   const opts = { ...DEFAULT_SYNTHETIC_KV_OPTIONS, ...options };
-  if (!(opts.outlierFraction >= 0 && opts.outlierFraction <= 1)) throw new InvalidInputError(`outlierFraction must be in [0, 1], got ${opts.outlierFraction}`);
+  if (!(opts.outlierFraction >= 0 && opts.outlierFraction <= 1)) throw InvalidInputError.at('options.outlierFraction', 'a number in [0, 1]', opts.outlierFraction);
   const rng = new SeededRng(opts.seed);
   const { layers, kvHeads, headDim, tokens } = shape;
   const n = tensorElements(shape);
