@@ -149,7 +149,7 @@ interface WorkerReply {
  * model and connector: per-process memory caches fragment, a shared Redis does not.
  */
 export async function runWorkers(config: WorkerConfig, requests: readonly ServeRequest[], workers: number, progress?: ProgressReporter): Promise<StreamResult> {
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidInputError(`workers must be an integer in [1, 64], got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw InvalidInputError.at('workers', 'an integer in [1, 64]', workers);
   const isTs = __filename.endsWith('.ts');
   const script = path.join(__dirname, `worker${isTs ? '.ts' : '.js'}`);
   const shares = Array.from({ length: workers }, (_, w) => requests.filter((_, i) => i % workers === w));

@@ -58,10 +58,10 @@ export function sizeRedis(inputs: SizingInputs): SizingResult {
   const i = { ...DEFAULT_SIZING_INPUTS, ...inputs };
   for (const k of ['bytesPerValue', 'cachedTokens', 'blockSize', 'maxMemoryPerMasterBytes'] as const) {
     const v = i[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidInputError(`${k} must be a positive number, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw InvalidInputError.at(`inputs.${k}`, 'a positive number', v);
   }
-  if (!Number.isInteger(i.replicasPerMaster) || i.replicasPerMaster < 0) throw new InvalidInputError(`replicasPerMaster must be a whole number ≥ 0, got ${i.replicasPerMaster}`);
-  if (!(i.headroom >= 0)) throw new InvalidInputError(`headroom must be ≥ 0, got ${i.headroom}`);
+  if (!Number.isInteger(i.replicasPerMaster) || i.replicasPerMaster < 0) throw InvalidInputError.at('inputs.replicasPerMaster', 'a whole number ≥ 0', i.replicasPerMaster);
+  if (!(i.headroom >= 0)) throw InvalidInputError.at('inputs.headroom', 'a number ≥ 0', i.headroom);
   const perToken = kvBytesPerToken(i.model, i.bytesPerValue);
   const blockValueBytes = perToken * i.blockSize;
   const keys = Math.ceil(i.cachedTokens / i.blockSize);

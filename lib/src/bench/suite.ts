@@ -10,7 +10,7 @@ import type { RunnablePresetName } from '../model/presets';
 import { Tokenizer } from '../model/tokenizer';
 import type { KVDtype } from '../serde/types';
 import { backendReport, initBackend } from '../runtime/backend';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError, describeValue } from '../runtime/errors';
 import { sized } from '../runtime/env';
 import { progress as makeProgress } from '../runtime/progress';
 import { ServingEngine } from '../engine/engine';
@@ -69,8 +69,12 @@ export interface BenchmarkResults {
 const needsRedis = (s: StrategyName): boolean => s === 'prefix-redis' || s === 'tiered';
 
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResults> {
-  if (options.strategies.some(needsRedis) && !options.redisUrl) throw new InvalidInputError('the Redis strategies need redisUrl');
-  if (options.strategies.includes('prefix-cluster') && !options.clusterUrl) throw new InvalidInputError('prefix-cluster needs clusterUrl');
+  if (options.strategies.some(needsRedis) && !options.redisUrl) {
+    throw InvalidInputError.at('options.redisUrl', `a Redis URL (strategies ${options.strategies.filter(needsRedis).join(', ')} need one)`, options.redisUrl);
+  }
+  if (options.strategies.includes('prefix-cluster') && !options.clusterUrl) {
+    throw InvalidInputError.at('options.clusterUrl', 'the cluster node URLs (strategy prefix-cluster needs them)', options.clusterUrl);
+  }
   await initBackend();
   const started = Date.now();
   const runId = `${process.pid}-${started.toString(36)}`;
@@ -150,6 +154,13 @@ export function writeResults(results: BenchmarkResults, file: string): string {
 
 export function readResults(file: string): BenchmarkResults {
   const data = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchmarkResults;
-  if (data.kind !== 'kvlab-benchmark') throw new InvalidInputError(`${file} is not a kvcache-lab benchmark results file`);
+  if (data.kind !== 'kvlab-benchmark') {
+    throw new InvalidInputError({
+      message: `${file} is not a kvcache-lab benchmark results file`,
+      path: 'kind',
+      expected: '"kvlab-benchmark"',
+      received: describeValue(data.kind),
+    });
+  }
   return data;
 }

@@ -93,7 +93,7 @@ function check(o: WorkloadOptions): Required<Omit<WorkloadOptions, 'tenant'>> & 
   const r = { ...DEFAULT_WORKLOAD_OPTIONS, ...o };
   for (const k of ['requests', 'sharedTokens', 'turnTokens', 'sessions', 'maxNewTokens'] as const) {
     const v = r[k];
-    if (!Number.isInteger(v) || v < (k === 'maxNewTokens' ? 0 : 1)) throw new InvalidInputError(`workload option ${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < (k === 'maxNewTokens' ? 0 : 1)) throw InvalidInputError.at(`options.${k}`, k === 'maxNewTokens' ? 'an integer ≥ 0' : 'a positive integer', v);
   }
   return r;
 }
@@ -143,7 +143,7 @@ export function makeWorkload(name: WorkloadName, encode: Encode, options: Worklo
       break;
     }
     default:
-      throw new InvalidInputError(`unknown workload ${JSON.stringify(name)}; known: ${WORKLOADS.join(', ')}`);
+      throw InvalidInputError.at('name', `a known workload: ${WORKLOADS.join(', ')}`, name);
   }
   return out;
 }
