@@ -15,6 +15,7 @@ import { InvalidInputError } from '../runtime/errors';
 import { makeConnector, type StrategyContext, type StrategyName } from './strategies';
 import { quantile, sum } from './stats';
 
+/** One strategy's run of a request stream: a record per request, the wall-clock time and (for Redis) the memory used. */
 export interface StreamResult {
   strategy: StrategyName;
   workers: number;
@@ -25,6 +26,10 @@ export interface StreamResult {
   storeMemoryBytes?: number;
 }
 
+/**
+ * A {@link StreamResult} in numbers: tokens reused against the oracle, TTFT percentiles,
+ * throughput, bytes moved, fallbacks and output mismatches.
+ */
 export interface StreamSummary {
   strategy: StrategyName;
   workers: number;
@@ -50,6 +55,7 @@ export interface StreamSummary {
   outputMismatches?: number;
 }
 
+/** Summarize a run against the oracle (the reusable tokens of each request) and, when given, the no-cache run's outputs. */
 export function summarize(result: StreamResult, oracle: readonly number[], reference?: readonly RequestRecord[]): StreamSummary {
   const r = result.records;
   const ttft = r.map((x) => x.ttftMs);

@@ -12,7 +12,12 @@ import { type BlockCodec } from '../engine/codec';
 import { ExactPromptConnector, NoCacheConnector, PrefixCacheConnector, type KVConnector } from '../engine/connector';
 import type { ServeRequest } from '../engine/types';
 
+/**
+ * The name of a caching strategy the benchmark compares: none, exact prompt, prefix cache in
+ * memory, Redis, tiered or Redis Cluster.
+ */
 export type StrategyName = 'no-cache' | 'exact-prompt' | 'prefix-memory' | 'prefix-redis' | 'tiered' | 'prefix-cluster';
+/** Every strategy name (see {@link StrategyName}). */
 export const STRATEGIES: readonly StrategyName[] = ['no-cache', 'exact-prompt', 'prefix-memory', 'prefix-redis', 'tiered', 'prefix-cluster'];
 
 export interface StrategyContext {
@@ -30,6 +35,7 @@ export interface StrategyContext {
   storeNamespace: string;
 }
 
+/** True when `name` is one of the {@link STRATEGIES}. */
 export function isStrategy(name: unknown): name is StrategyName {
   return typeof name === 'string' && (STRATEGIES as readonly string[]).includes(name);
 }

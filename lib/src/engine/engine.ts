@@ -36,6 +36,10 @@ export interface RequestRecord {
   output: number[];
 }
 
+/**
+ * A serving loop over a model and a KV connector: looks the prompt up, loads the cached prefix,
+ * prefills the rest, decodes, saves the new blocks, and times each stage.
+ */
 export class ServingEngine<Handle = unknown> {
   constructor(
     readonly model: LlamaModel,

@@ -32,6 +32,10 @@ export interface TierStats {
   hitRatio: number;
 }
 
+/**
+ * A {@link HitCounter}'s totals: token hits and misses, the uncacheable tail, and the hit ratios
+ * (overall, cacheable, per request, per tier).
+ */
 export interface HitStats {
   lookups: number;
   /** Lookups with at least one hit token — only to show how request counts flatter a cache. */

@@ -92,6 +92,7 @@ function hashRange(buf: ChainBuffer, tokens: TokenIds, first: number, end: numbe
   }
 }
 
+/** Options of {@link hashBlocks}: where to resume a chain that is already partly hashed. */
 export interface HashBlocksOptions {
   /**
    * Parent hash to continue from: the hash of block `startBlock − 1` of this same token sequence.
@@ -164,6 +165,7 @@ export function hashBlocks(tokens: TokenIds, namespace: Namespace, options: Hash
   return out;
 }
 
+/** Options of {@link PrefixHasher}: the chain to resume (the last hash and the blocks already hashed). */
 export interface PrefixHasherOptions {
   /** Hash of the last block already hashed; with `startBlock`, resumes a chain. @default the namespace hash */
   from?: BlockHash;

@@ -59,6 +59,7 @@ export function uncacheableTokens(tokenCount: number, blockSize: number): number
   return tokenCount - fullBlocks(tokenCount, blockSize) * blockSize;
 }
 
+/** Options of {@link recommendBlockSize}: the value sizes a store handles well and the block sizes to choose from. */
 export interface RecommendBlockSizeOptions {
   /** Smallest value worth a key of its own, in bytes. @default 1 MiB */
   minValueBytes?: number;

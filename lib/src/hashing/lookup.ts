@@ -3,6 +3,7 @@ import { DEFAULT_BLOCK_SIZE, assertBlockSize } from './block-size';
 import { assertBlockHash } from './checks';
 import type { BlockHash, BlockPresence } from './types';
 
+/** Options of {@link longestPrefix}: the block size that turns matched blocks into tokens. */
 export interface LookupOptions {
   /**
    * Tokens per block, to turn blocks into tokens. Pass the chain's {@link Namespace} itself (it has a
@@ -14,6 +15,10 @@ export interface LookupOptions {
 
 export const DEFAULT_LOOKUP_OPTIONS: Readonly<Required<LookupOptions>> = Object.freeze({ blockSize: DEFAULT_BLOCK_SIZE });
 
+/**
+ * The answer of {@link longestPrefix}: how many leading blocks (and tokens) are present, what is
+ * stranded after the first miss, and the round trips it took.
+ */
 export interface PrefixMatch {
   /** Leading blocks present, up to the first missing one: the KV that can be loaded. */
   matchedBlocks: number;

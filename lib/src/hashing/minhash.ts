@@ -20,6 +20,7 @@ import type { TokenIds } from './types';
  * order that depends on the process.
  */
 
+/** How MinHash signatures are made and banded for LSH: hash functions, bands, shingle size and seed. */
 export interface MinHashOptions {
   /** Hash functions per signature; the estimate's standard error is ≈ sqrt(J(1−J)/numHashes). @default 128 */
   numHashes?: number;
@@ -35,6 +36,7 @@ export interface MinHashOptions {
   seed?: number;
 }
 
+/** The defaults of {@link MinHashOptions}: 128 hash functions in 32 bands, shingles of 4 tokens, a fixed seed. */
 export const DEFAULT_MINHASH_OPTIONS: Readonly<Required<MinHashOptions>> = Object.freeze({
   numHashes: 128,
   bands: 32,
@@ -192,6 +194,10 @@ export const DEFAULT_MINHASH_QUERY_OPTIONS: Readonly<Required<MinHashQueryOption
   exact: true,
 });
 
+/**
+ * A stored prompt similar to a query, as {@link MinHashIndex.query} returns it: its id, estimated
+ * (and optionally exact) similarity and shared bands.
+ */
 export interface MinHashCandidate {
   id: string;
   /** Estimated Jaccard similarity of shingle sets, from the signatures. */

@@ -10,6 +10,7 @@ import { getPreset, isPresetName, isSizeOnlyPreset, type PresetName } from './pr
 import { applyRope, ropeTables } from './rope';
 import { computeFingerprint, initWeights, weightSpecs, type LlamaWeights } from './weights';
 
+/** Options of a {@link LlamaModel} however it is built (created, loaded or from weights): how prefill is chunked. */
 export interface ModelOptions {
   /**
    * Prompt tokens processed per forward pass in `prefill`. Bounds the attention score matrix to
@@ -19,13 +20,16 @@ export interface ModelOptions {
   prefillChunkSize?: number;
 }
 
+/** Options of {@link LlamaModel.create}: the {@link ModelOptions} plus the seed of the random weights. */
 export interface CreateModelOptions extends ModelOptions {
   /** Seed of the weights: same (config, seed) → bit-identical weights and fingerprint everywhere. @default 0 */
   seed?: number;
 }
 
+/** The defaults of {@link CreateModelOptions}: seed 0, prefill in chunks of 512 tokens. */
 export const DEFAULT_MODEL_OPTIONS: Readonly<Required<CreateModelOptions>> = Object.freeze({ seed: 0, prefillChunkSize: 512 });
 
+/** Options of {@link LlamaModel.generate}: decode with or without the KV cache, and whether to return the logits. */
 export interface GenerateOptions {
   /** Decode with the KV cache (prefill once, then one token per step) or recompute the whole sequence each step. @default true */
   useCache?: boolean;
@@ -33,8 +37,10 @@ export interface GenerateOptions {
   returnLogits?: boolean;
 }
 
+/** The defaults of {@link GenerateOptions}: use the KV cache, return no logits. */
 export const DEFAULT_GENERATE_OPTIONS: Readonly<Required<GenerateOptions>> = Object.freeze({ useCache: true, returnLogits: false });
 
+/** What `prefill` and `decodeStep` return: the logits for the next token and the KV cache extended by the new tokens. */
 export interface ForwardResult {
   /** Logits for the token after the last input token, length vocabSize. */
   logits: Float32Array;
@@ -42,6 +48,7 @@ export interface ForwardResult {
   kv: KVCache;
 }
 
+/** What {@link LlamaModel.generate} returns: the generated token ids (and, if asked for, each step's logits). */
 export interface GenerateResult {
   /** Generated token ids (the prompt not included). */
   tokens: number[];

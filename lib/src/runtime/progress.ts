@@ -9,6 +9,7 @@ export interface ProgressReporter {
   done(label?: string): void;
 }
 
+/** How a {@link progress} display draws: how often it redraws and where it goes. */
 export interface ProgressOptions {
   /**
    * Minimum milliseconds between two screen updates (updates are cheap to call, costly to draw).
@@ -22,6 +23,7 @@ export interface ProgressOptions {
   target?: 'auto' | 'notebook' | 'terminal' | 'silent';
 }
 
+/** The defaults of {@link ProgressOptions}: redraw at most every 150 ms, target chosen automatically (notebook or terminal). */
 export const DEFAULT_PROGRESS_OPTIONS: Required<ProgressOptions> = { intervalMs: 150, target: 'auto' };
 
 let displayCounter = 0;

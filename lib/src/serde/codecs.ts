@@ -15,7 +15,9 @@ import { CorruptEntryError } from '../runtime';
 import { scratchBytes } from './scratch';
 import { byteShuffle, byteUnshuffle } from './shuffle';
 
+/** Every payload codec: none, deflate through pako or node:zlib, each with or without byte shuffling first. */
 export const CODECS = ['none', 'pako', 'shuffle-pako', 'zlib', 'shuffle-zlib'] as const;
+/** The name of a payload codec (one of {@link CODECS}). */
 export type KVCodec = (typeof CODECS)[number];
 
 /** Codec ids as stored in the container header (byte 7). Never renumber: stored entries use them. */

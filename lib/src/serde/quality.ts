@@ -30,6 +30,7 @@ export interface KVErrorStats {
   nonFiniteMatches: number;
 }
 
+/** What {@link compareKV} returns: error statistics over the whole block, for K and V apart, and per layer. */
 export interface KVComparison extends KVErrorStats {
   k: KVErrorStats;
   v: KVErrorStats;

@@ -11,6 +11,7 @@
 import { InvalidInputError, SeededRng } from '../runtime';
 import { type KVBlockData, type KVShape, tensorElements, validateShape } from './types';
 
+/** Options of {@link syntheticKV}: the seed and how strong and frequent the outlier channels of K are. */
 export interface SyntheticKVOptions {
   /** RNG seed. @default 1 */
   seed?: number;

@@ -31,6 +31,7 @@ export interface KVArrays {
   v: Float32Array[];
 }
 
+/** Every value encoding the KV entry format supports (see {@link KVDtype}). */
 export const DTYPES = ['fp32', 'fp16', 'bf16', 'int8', 'kivi4', 'kivi2'] as const;
 /**
  * How values are stored: `fp32` (exact), `fp16` / `bf16` (round-to-nearest-even), `int8`
@@ -46,6 +47,7 @@ export function dtypeFromId(id: number): KVDtype | undefined {
   return DTYPES.find((d) => DTYPE_IDS[d] === id);
 }
 
+/** True when `value` is one of the {@link DTYPES}. */
 export function isDtype(value: unknown): value is KVDtype {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }

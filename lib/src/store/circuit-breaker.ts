@@ -1,6 +1,10 @@
 import { InvalidInputError } from '../runtime/errors';
 import type { CircuitState } from './types';
 
+/**
+ * Options of a {@link CircuitBreaker}: how many failures in a row open it and how long it stays
+ * open (doubling up to a maximum).
+ */
 export interface CircuitBreakerOptions {
   /**
    * Consecutive failed operations that open the circuit.
@@ -21,6 +25,7 @@ export interface CircuitBreakerOptions {
   now?: () => number;
 }
 
+/** The defaults of {@link CircuitBreakerOptions}: open after 5 failures, cool down for 1 s, doubling up to 10 s. */
 export const DEFAULT_CIRCUIT_BREAKER_OPTIONS = {
   failureThreshold: 5,
   cooldownMs: 1000,

@@ -124,6 +124,10 @@ export class LocalRedisNode {
   }
 }
 
+/**
+ * Options of {@link LocalRedisCluster.start}: masters, replicas, node timeout, slot coverage, extra
+ * server arguments and the commands to run.
+ */
 export interface LocalRedisClusterOptions {
   /** Master nodes (slots are split evenly between them). @default 3 */
   masters?: number;
@@ -149,6 +153,10 @@ export interface LocalRedisClusterOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * The defaults of {@link LocalRedisClusterOptions}: 3 masters without replicas, a 2 s node timeout,
+ * full slot coverage required.
+ */
 export const DEFAULT_LOCAL_REDIS_CLUSTER_OPTIONS = {
   masters: 3,
   replicasPerMaster: 0,

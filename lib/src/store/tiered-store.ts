@@ -6,6 +6,10 @@ import { MemoryStore, type MemoryStoreOptions } from './memory-store';
 import { mergeExpositions } from './metrics';
 import type { CallOptions, GetOptions, KVStore, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
+/**
+ * Options of a {@link TieredStore}: the fast tier (L1), the shared tier behind it (L2), and whether
+ * L2 hits are copied into L1.
+ */
 export interface TieredStoreOptions extends BaseStoreOptions {
   /** The fast tier: a store (usually a `MemoryStore`) or the options of a `MemoryStore` to create. */
   l1: KVStore | MemoryStoreOptions;
@@ -17,6 +21,7 @@ export interface TieredStoreOptions extends BaseStoreOptions {
   closeTiers?: boolean;
 }
 
+/** The defaults of {@link TieredStoreOptions}: promote L2 hits into L1, close both tiers with the store. */
 export const DEFAULT_TIERED_STORE_OPTIONS = {
   promoteOnHit: true,
   closeTiers: true,

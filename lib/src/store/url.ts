@@ -29,6 +29,10 @@ export interface StoreUrlParams {
   l1Bytes?: number;
 }
 
+/**
+ * A store URL taken apart by {@link parseStoreUrl}: kind, TLS, nodes, credentials, database and the
+ * query parameters, plus the URL with the password redacted.
+ */
 export interface ParsedStoreUrl extends StoreUrlParams {
   kind: 'memory' | 'redis' | 'cluster';
   /** `rediss://`: connect with TLS. */
