@@ -76,9 +76,9 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
       ['empty prompt', { id: 'x', tokens: [], maxNewTokens: 2 }, /non-empty/],
       ['NaN token', { id: 'x', tokens: [...t.slice(0, 40), NaN], maxNewTokens: 2 }, /NaN/],
       ['fractional token', { id: 'x', tokens: [...t.slice(0, 40), 1.5], maxNewTokens: 2 }, /integer token id/],
-      ['negative token', { id: 'x', tokens: [...t.slice(0, 40), -1], maxNewTokens: 2 }, /-1, outside the vocabulary/],
-      ['token ≥ vocabulary', { id: 'x', tokens: [...t.slice(0, 40), 50257], maxNewTokens: 2 }, /50257, outside the vocabulary \[0, 50257\)/],
-      ['token 2^32', { id: 'x', tokens: [...t.slice(0, 40), 2 ** 32], maxNewTokens: 2 }, /outside the vocabulary/],
+      ['negative token', { id: 'x', tokens: [...t.slice(0, 40), -1], maxNewTokens: 2 }, /tokens\[40\]: expected a token id inside the vocabulary \[0, 50257\), received -1/],
+      ['token ≥ vocabulary', { id: 'x', tokens: [...t.slice(0, 40), 50257], maxNewTokens: 2 }, /inside the vocabulary \[0, 50257\), received 50257/],
+      ['token 2^32', { id: 'x', tokens: [...t.slice(0, 40), 2 ** 32], maxNewTokens: 2 }, /inside the vocabulary/],
       ['token as string', { id: 'x', tokens: [...t.slice(0, 40), '7'], maxNewTokens: 2 }, /integer token id/],
       ['maxNewTokens 0', { id: 'x', tokens: t, maxNewTokens: 0 }, /maxNewTokens: expected a positive integer, received 0/],
       ['maxNewTokens -3', { id: 'x', tokens: t, maxNewTokens: -3 }, /maxNewTokens/],
@@ -87,6 +87,11 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
       ['prompt longer than the context', { id: 'x', tokens: Array.from({ length: 2100 }, (_, i) => i), maxNewTokens: 1 }, /maxContext \(2048\)/],
     ];
     for (const [what, request, message] of cases) await rejects(what, () => engine.serve(request as ServeRequest), 'INVALID_INPUT', message);
+    await rejects('token ≥ vocabulary (details)', () => engine.serve({ id: 'x', tokens: [...t.slice(0, 40), 50257], maxNewTokens: 2 }), 'INVALID_INPUT', /vocabulary/, {
+      path: 'request.tokens[40]',
+      expected: 'a token id inside the vocabulary [0, 50257)',
+      received: '50257',
+    });
   });
 
   it('serving requests: a prompt + maxNewTokens beyond the context is refused up front, before anything is stored', async () => {
