@@ -27,7 +27,17 @@ describe('hashing/accounting', () => {
       (({ hitTokens, missTokens, uncacheableTokens, hitRatio, cacheableHitRatio }) => ({ hitTokens, missTokens, uncacheableTokens, hitRatio, cacheableHitRatio }))(c.snapshot()),
       { hitTokens: 0, missTokens: 10, uncacheableTokens: 10, hitRatio: 0, cacheableHitRatio: 0 },
     );
-    assert.throws(() => c.record({ promptTokens: 10, blockSize: 16, hitTokens: 10 }), /exceed/);
+    assert.throws(() => c.record({ promptTokens: 10, blockSize: 16, hitTokens: 10 }), {
+      code: 'INVALID_INPUT',
+      message: /outcome\.hitTokens: expected at most the 0 tokens in full blocks/,
+      details: {
+        path: 'outcome.hitTokens',
+        expected: 'at most the 0 tokens in full blocks of a 10-token prompt (block size 16)',
+        received: '10 hit tokens',
+        limit: 0,
+        actual: 10,
+      },
+    });
   });
 
   it('splits hits per tier; tier ratios add up to the overall ratio', () => {

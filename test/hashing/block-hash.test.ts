@@ -12,7 +12,7 @@ import {
   minhashSignature,
   uncacheableTokens,
 } from '../../lib/src/hashing';
-import { InvalidInputError } from '../../lib/src/runtime/errors';
+import { InvalidInputError, type KVLabError } from '../../lib/src/runtime/errors';
 import { BASE_SPEC, FIXTURE_DIR, loadFixture, tokensFrom } from './helpers';
 
 const run = promisify(execFile);
@@ -134,8 +134,17 @@ describe('hashing/block-hash', () => {
     const h = hashBlocks(t, ns);
     assert.throws(() => hashBlocks(t, ns, { startBlock: 2 }), /needs 'from'/);
     assert.throws(() => hashBlocks(t, ns, { from: h[0]! }), /startBlock > 0/);
-    assert.throws(() => hashBlocks(t, ns, { from: 'ABC', startBlock: 1 }), /from must be a block hash/);
-    assert.throws(() => hashBlocks(t, ns, { from: h[0]!, startBlock: 5 }), /past the 4 full block/);
+    assert.throws(() => hashBlocks(t, ns, { from: 'ABC', startBlock: 1 }), {
+      message: /options\.from: expected a block hash/,
+      details: { path: 'options.from', expected: 'a block hash (64 lowercase hex characters)', received: '"ABC"' },
+    });
+    assert.throws(() => hashBlocks(t, ns, { from: h[0]!, startBlock: 5 }), /at most the 4 full block/);
+    assert.throws(() => hashBlocks(t, ns, { from: h[0]!, startBlock: 5 }), (err: KVLabError) => {
+      assert.equal(err.details.path, 'options.startBlock');
+      assert.deepEqual([err.details.limit, err.details.actual], [4, 5]);
+      return true;
+    });
+    assert.throws(() => hashBlocks([1, 2, -3], ns), { details: { path: 'tokens[2]', expected: 'a token id: an integer in [0, 2^32)', received: '-3' } });
     assert.deepEqual(hashBlocks(t, ns, { from: h[3]!, startBlock: 4 }), []);
   });
 

@@ -72,7 +72,10 @@ describe('hashing/lookup', () => {
     await assert.rejects(longestPrefix(store, [chain[0]!.toUpperCase()], ns), InvalidInputError);
     assert.equal(store.calls, 0, 'validation happens before any round trip');
     const liar = { has: async (h: readonly BlockHash[]) => h.slice(1).map(() => true) };
-    await assert.rejects(longestPrefix(liar, chain, ns), /must return 10 booleans/);
+    await assert.rejects(longestPrefix(liar, chain, ns), {
+      message: /presence\.has\(\): expected 10 booleans/,
+      details: { path: 'presence.has()', expected: '10 booleans, one per hash', received: 'an array of length 9' },
+    });
     const truthy = { has: async (h: readonly BlockHash[]) => h.map(() => 1 as unknown as boolean) };
     await assert.rejects(longestPrefix(truthy, chain, ns), InvalidInputError);
     await assert.rejects(longestPrefix({} as never, chain, ns), /has\(hashes\)/);

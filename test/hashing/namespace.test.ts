@@ -116,6 +116,16 @@ describe('hashing/namespace', () => {
     throwsInvalid(() => createNamespace(null as unknown as NamespaceSpec), /object/);
   });
 
+  it('names the bad field in the error details: path, expected, received (and limit/actual for sizes)', () => {
+    assert.throws(() => createNamespace({ ...BASE_SPEC, layout: { tpRank: 2, tpSize: 2 } }), {
+      code: 'INVALID_INPUT',
+      details: { path: 'spec.layout.tpRank', expected: 'an integer in [0, 1]', received: '2' },
+    });
+    assert.throws(() => createNamespace({ ...BASE_SPEC, kvDtype: 'FP16' }), { details: { path: 'spec.kvDtype', expected: "a lowercase name of 1–32 characters [a-z0-9._-] such as 'fp16'", received: '"FP16"' } });
+    assert.throws(() => createNamespace({ ...BASE_SPEC, salt: 'x'.repeat(1025) }), { details: { path: 'spec.salt', expected: 'at most 1024 UTF-8 bytes', received: '1025 bytes', limit: 1024, actual: 1025 } });
+    assert.throws(() => createNamespace({ ...BASE_SPEC, loraId: 'x' } as never), { details: { path: 'spec.loraId', expected: 'only the known fields modelFingerprint, kvDtype, kvFormatVersion, blockSize, layout, salt', received: 'unknown field(s) loraId' } });
+  });
+
   it('recommendBlockSize picks the smallest block whose value reaches 1 MiB without passing 8 MiB', () => {
     assert.equal(recommendBlockSize(128 * 1024), 16); // Llama-3-8B fp16: 2 MiB at 16
     assert.equal(recommendBlockSize(512 * 1024), 16); // Llama-2-7B: 8 MiB at 16

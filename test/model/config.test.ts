@@ -57,17 +57,17 @@ describe('model config and presets', () => {
   });
 
   it('rejects bad configs with CONFIG_ERROR and unimplemented features with UNSUPPORTED_FORMAT', async () => {
-    await expectCode(() => validateModelConfig(smallConfig({ numKvHeads: 3 })), 'CONFIG_ERROR', /multiple of numKvHeads/);
+    await expectCode(() => validateModelConfig(smallConfig({ numKvHeads: 3 })), 'CONFIG_ERROR', /multiple of numKvHeads/, { path: 'config.numHeads', expected: 'a multiple of numKvHeads (3)', received: '4' });
     await expectCode(() => validateModelConfig(smallConfig({ headDim: 7 })), 'CONFIG_ERROR', /even/);
     await expectCode(() => validateModelConfig(smallConfig({ numLayers: 0 })), 'CONFIG_ERROR', /numLayers/);
     await expectCode(() => validateModelConfig(smallConfig({ rmsNormEps: -1 })), 'CONFIG_ERROR', /rmsNormEps/);
     await expectCode(() => getPreset('gpt-5' as PresetName), 'CONFIG_ERROR', /known presets/);
     const hf = configToHuggingFace(smallConfig());
     await expectCode(() => configFromHuggingFace({ ...hf, hidden_size: undefined }), 'CONFIG_ERROR', /hidden_size/);
-    await expectCode(() => configFromHuggingFace({ ...hf, vocab_size: '64' }), 'CONFIG_ERROR', /vocab_size/);
+    await expectCode(() => configFromHuggingFace({ ...hf, vocab_size: '64' }), 'CONFIG_ERROR', /vocab_size/, { path: 'config.json.vocab_size', expected: 'a number', received: '"64"' });
     await expectCode(() => configFromHuggingFace([]), 'CONFIG_ERROR');
     await expectCode(() => configFromHuggingFace({ ...hf, rope_scaling: { rope_type: 'llama3', factor: 8 } }), 'UNSUPPORTED_FORMAT', /rope_scaling/);
-    await expectCode(() => configFromHuggingFace({ ...hf, model_type: 'qwen2' }), 'UNSUPPORTED_FORMAT', /model_type/);
+    await expectCode(() => configFromHuggingFace({ ...hf, model_type: 'qwen2' }), 'UNSUPPORTED_FORMAT', /model_type/, { path: 'config.json.model_type', received: '"qwen2"' });
     await expectCode(() => configFromHuggingFace({ ...hf, attention_bias: true }), 'UNSUPPORTED_FORMAT', /bias/);
     await expectCode(() => configFromHuggingFace({ ...hf, hidden_act: 'gelu' }), 'UNSUPPORTED_FORMAT', /silu/);
     await expectCode(() => kvBytesPerToken(getPreset('tiny'), 0), 'CONFIG_ERROR');

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import type { ModelConfig } from '../../lib/src/model';
+import type { ErrorDetails } from '../../lib/src/runtime/errors';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURE_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'model', 'tiny');
@@ -30,8 +31,8 @@ export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, toleranc
   assert.ok(d <= tolerance, `${label}: max |diff| ${d} exceeds ${tolerance}`);
 }
 
-/** Assert that `fn` throws/rejects a KVLabError with the given stable code (and optionally a message pattern). */
-export async function expectCode(fn: () => unknown, code: string, message?: RegExp): Promise<void> {
+/** Assert that `fn` throws/rejects a KVLabError with the given stable code (and optionally a message pattern and some of its details). */
+export async function expectCode(fn: () => unknown, code: string, message?: RegExp, details?: ErrorDetails): Promise<void> {
   let caught: unknown;
   try {
     await fn();
@@ -41,6 +42,9 @@ export async function expectCode(fn: () => unknown, code: string, message?: RegE
   assert.ok(caught instanceof Error, `expected an error with code ${code}, nothing was thrown`);
   assert.equal((caught as { code?: string }).code, code, `expected code ${code}, got ${(caught as { code?: string }).code}: ${caught.message}`);
   if (message) assert.match(caught.message, message);
+  // The fields named in `details` must equal the error's structured details.
+  const got = (caught as { details?: ErrorDetails }).details ?? {};
+  for (const [k, v] of Object.entries(details ?? {})) assert.deepEqual(got[k as keyof ErrorDetails], v, `details.${k} of "${caught.message}"`);
 }
 
 /** A small config with a tiny vocabulary for fast variations (GQA shapes, short contexts). */

@@ -111,7 +111,7 @@ describe('KVCache', function () {
 
   it('refuses bad slices, gaps, foreign caches and malformed arrays', async () => {
     await expectCode(() => full.slice(5, 5), 'INVALID_INPUT', /non-empty range/);
-    await expectCode(() => full.slice(0, 13), 'INVALID_INPUT', /12 tokens/);
+    await expectCode(() => full.slice(0, 13), 'INVALID_INPUT', /12 tokens/, { path: 'from, to', received: 'slice(0, 13)', limit: 12, actual: 13 });
     await expectCode(() => full.slice(-1, 2), 'INVALID_INPUT', /non-negative/);
     await expectCode(() => full.slice(0.5, 2), 'INVALID_INPUT', /integer/);
     await expectCode(() => full.layerKeys(2), 'INVALID_INPUT', /layer/);
@@ -122,7 +122,7 @@ describe('KVCache', function () {
     await expectCode(() => KVCache.concatAll([]), 'INVALID_INPUT');
     const other = await createModel(smallConfig(), { seed: 12 });
     const foreign = (await other.prefill([1, 2, 3, 4, 5, 6])).kv;
-    await expectCode(() => a.concat(foreign.slice(4, 6)), 'MODEL_MISMATCH', /different models/);
+    await expectCode(() => a.concat(foreign.slice(4, 6)), 'MODEL_MISMATCH', /different models/, { path: 'parts[1].fingerprint' });
     for (const kv of [a, c, foreign]) kv.dispose();
     other.dispose();
 
@@ -130,7 +130,11 @@ describe('KVCache', function () {
     const before = tf.memory().numTensors;
     const bad = (patch: Partial<KVCacheArrays>): KVCacheArrays => ({ ...good, ...patch });
     await expectCode(() => KVCache.fromArrays(bad({ fingerprint: 'abc' })), 'INVALID_INPUT', /fingerprint/);
-    await expectCode(() => KVCache.fromArrays(bad({ tokens: 11 })), 'INVALID_INPUT', /Float32Array of 176 values/);
+    await expectCode(() => KVCache.fromArrays(bad({ tokens: 11 })), 'INVALID_INPUT', /Float32Array of 176 values/, {
+      path: 'arrays.layers[0].keys',
+      expected: 'a Float32Array of 176 values (2×11×8)',
+      received: 'a Float32Array of 768 bytes',
+    });
     await expectCode(() => KVCache.fromArrays(bad({ tokens: 0 })), 'INVALID_INPUT', /tokens/);
     await expectCode(() => KVCache.fromArrays(bad({ startPosition: -3 })), 'INVALID_INPUT', /startPosition/);
     await expectCode(() => KVCache.fromArrays(bad({ layers: [] })), 'INVALID_INPUT', /layers/);

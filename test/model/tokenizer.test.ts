@@ -28,7 +28,7 @@ describe('Tokenizer (gpt-tokenizer r50k_base)', () => {
 
   it('rejects bad input with INVALID_INPUT', async () => {
     await expectCode(() => tokenizer.encode(42 as unknown as string), 'INVALID_INPUT', /string/);
-    await expectCode(() => tokenizer.decode([50257]), 'INVALID_INPUT', /outside/);
+    await expectCode(() => tokenizer.decode([50257]), 'INVALID_INPUT', /ids\[0\]: expected a token id inside the vocabulary \[0, 50257\), received 50257/, { path: 'ids[0]', received: '50257' });
     await expectCode(() => tokenizer.decode([1.5]), 'INVALID_INPUT', /integer/);
   });
 });

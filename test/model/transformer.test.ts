@@ -128,15 +128,19 @@ describe('transformer: bad input gives typed errors', function () {
 
   it('token ids: empty, out of range, non-integer, wrong type', async () => {
     await expectCode(() => model.prefill([]), 'INVALID_INPUT', /empty/);
-    await expectCode(() => model.prefill([1, 97]), 'INVALID_INPUT', /prefill tokens\[1\] is 97, outside the vocabulary \[0, 97\)/);
-    await expectCode(() => model.prefill([-1]), 'INVALID_INPUT', /outside/);
+    await expectCode(() => model.prefill([1, 97]), 'INVALID_INPUT', /tokens\[1\]: expected a token id inside the vocabulary \[0, 97\), received 97/, {
+      path: 'tokens[1]',
+      expected: 'a token id inside the vocabulary [0, 97)',
+      received: '97',
+    });
+    await expectCode(() => model.prefill([-1]), 'INVALID_INPUT', /inside the vocabulary/, { path: 'tokens[0]', received: '-1' });
     await expectCode(() => model.prefill([1.5]), 'INVALID_INPUT', /integer/);
     await expectCode(() => model.prefill([NaN]), 'INVALID_INPUT', /NaN/);
     await expectCode(() => model.prefill('hello' as unknown as number[]), 'INVALID_INPUT', /array of token ids/);
     await expectCode(() => model.generate([], 3), 'INVALID_INPUT', /empty/);
-    await expectCode(() => model.generate([1], -1), 'INVALID_INPUT', /count/);
+    await expectCode(() => model.generate([1], -1), 'INVALID_INPUT', /count/, { path: 'count', expected: 'a non-negative integer', received: '-1' });
     const { kv } = await model.prefill([1, 2]);
-    await expectCode(() => model.decodeStep(1000, kv), 'INVALID_INPUT', /outside/);
+    await expectCode(() => model.decodeStep(1000, kv), 'INVALID_INPUT', /inside the vocabulary/, { path: 'token', received: '1000' });
     await expectCode(() => model.decodeStep(1, undefined as unknown as KVCache), 'INVALID_INPUT', /KV cache/);
     kv.dispose();
   });
@@ -150,10 +154,10 @@ describe('transformer: bad input gives typed errors', function () {
   });
 
   it('contexts longer than maxContext are refused', async () => {
-    await expectCode(() => model.prefill(tokenIds(17, 97)), 'INVALID_INPUT', /exceeds the model's maxContext of 16/);
+    await expectCode(() => model.prefill(tokenIds(17, 97)), 'INVALID_INPUT', /≤ the model's maxContext \(16\), received 0 cached \+ 17 new tokens/, { path: 'tokens', limit: 16, actual: 17 });
     await expectCode(() => model.generate(tokenIds(10, 97), 7), 'INVALID_INPUT', /maxContext/);
     const { kv } = await model.prefill(tokenIds(16, 97));
-    await expectCode(() => model.decodeStep(1, kv), 'INVALID_INPUT', /16 cached \+ 1 new tokens = 17 exceeds/);
+    await expectCode(() => model.decodeStep(1, kv), 'INVALID_INPUT', /16 cached \+ 1 new tokens = 17/, { path: 'token', limit: 16, actual: 17 });
     await expectCode(() => model.prefill([1], kv), 'INVALID_INPUT', /maxContext/);
     kv.dispose();
   });
@@ -161,7 +165,7 @@ describe('transformer: bad input gives typed errors', function () {
   it('a disposed or mis-positioned past cache is refused', async () => {
     const { kv } = await model.prefill(tokenIds(6, 97));
     const tail = kv.slice(2, 6);
-    await expectCode(() => model.prefill([1], tail), 'INVALID_INPUT', /starts at position 2/);
+    await expectCode(() => model.prefill([1], tail), 'INVALID_INPUT', /past\.startPosition: expected a KV cache that starts at position 0, received 2/, { path: 'past.startPosition', received: '2' });
     tail.dispose();
     kv.dispose();
     await expectCode(() => model.decodeStep(1, kv), 'INVALID_INPUT', /disposed/);

@@ -95,6 +95,7 @@ describe('reliability: credentials (requirepass, ACL user, TLS)', function () {
       const err = await failure(() => createStore(`redis://:${WRONG}@127.0.0.1:${server.port}`, { requireReachable: true, connectTimeout: 500 }));
       assert.equal((err as { code?: string }).code, 'STORE_UNAVAILABLE');
       assert.match(err.message, new RegExp(`redis://\\*\\*\\*@127\\.0\\.0\\.1:${server.port}`));
+      assert.equal((err as { details?: { path?: string } }).details?.path, 'url', 'the details name the URL (redacted) as the input at fault');
       // Wrong or missing password without requireReachable: the store serves misses (never throws).
       for (const [name, url] of [
         ['wrong', `redis://:${WRONG}@127.0.0.1:${server.port}`],
@@ -108,7 +109,7 @@ describe('reliability: credentials (requirepass, ACL user, TLS)', function () {
         const h = await bad.health();
         assert.equal(h.ok, false, `${name} password: health reports a problem`);
         assert.match(`${h.error ?? ''} ${h.warnings.join(' ')}`, /WRONGPASS|NOAUTH|not connected|unreachable/i, `${name}: ${JSON.stringify(h)}`);
-        await leaksNothing(bad, [PASSWORD, WRONG], [err.message, err.stack ?? '']);
+        await leaksNothing(bad, [PASSWORD, WRONG], [err.message, err.stack ?? '', JSON.stringify(err)]);
       }
       await leaksNothing(inUrl, [PASSWORD]);
       await leaksNothing(asOption, [PASSWORD]);
@@ -149,7 +150,7 @@ describe('reliability: credentials (requirepass, ACL user, TLS)', function () {
       // A wrong user name gives a typed error without any secret.
       const err = await failure(() => createStore(`redis://nobody:${APP_PASSWORD}@127.0.0.1:${server.port}`, { requireReachable: true, connectTimeout: 500 }));
       assert.equal((err as { code?: string }).code, 'STORE_UNAVAILABLE');
-      await leaksNothing(store, [APP_PASSWORD, PASSWORD], [err.message, err.stack ?? '']);
+      await leaksNothing(store, [APP_PASSWORD, PASSWORD], [err.message, err.stack ?? '', JSON.stringify(err)]);
       await leaksNothing(viaOptions, [APP_PASSWORD, PASSWORD]);
     });
   });
@@ -198,7 +199,7 @@ describe('reliability: credentials (requirepass, ACL user, TLS)', function () {
       const plain = await failure(() => createStore(`redis://:${PASSWORD}@127.0.0.1:${server.port}`, { requireReachable: true, connectTimeout: 1000 }));
       assert.equal((plain as { code?: string }).code, 'STORE_UNAVAILABLE');
 
-      await leaksNothing(store, [PASSWORD], [untrusted.message, untrusted.stack ?? '', plain.message]);
+      await leaksNothing(store, [PASSWORD], [untrusted.message, untrusted.stack ?? '', plain.message, JSON.stringify(untrusted), JSON.stringify(plain)]);
       await leaksNothing(fallback, [PASSWORD]);
     });
 

@@ -134,7 +134,8 @@ describe('serde: corrupt entries are rejected with typed errors', () => {
         p[i]! ^= 0x10;
         expectKVError(() => decodeKV(withPayload(p)), 'CORRUPT_ENTRY', `${codec} stream byte ${i}`);
       }
-      expectKVError(() => decodeKV(withPayload(zlib.deflateSync(raw.subarray(1)))), 'CORRUPT_ENTRY', `${codec} inflates short`);
+      const short = expectKVError(() => decodeKV(withPayload(zlib.deflateSync(raw.subarray(1)))), 'CORRUPT_ENTRY', `${codec} inflates short`);
+      assert.deepEqual([short.details.path, short.details.limit, short.details.actual], ['payload', raw.length, raw.length - 1], `${codec} inflates short: details`);
       expectKVError(() => decodeKV(withPayload(zlib.deflateSync(Buffer.concat([raw, Buffer.alloc(9)])))), 'CORRUPT_ENTRY', `${codec} inflates long`);
       expectKVError(() => decodeKV(withPayload(zlib.deflateSync(Buffer.alloc(64 << 20)))), 'CORRUPT_ENTRY', `${codec} inflates 64 MiB`);
       expectKVError(() => decodeKV(withPayload(Buffer.concat([Buffer.from(stored), Buffer.from([1, 2, 3])]))), 'CORRUPT_ENTRY', `${codec} trailing`);
@@ -165,8 +166,11 @@ describe('serde: corrupt entries are rejected with typed errors', () => {
     ];
     for (const [name, b] of bad) {
       const into = { k: [new Float32Array(9).fill(7)], v: [new Float32Array(9).fill(7)] };
-      expectKVError(() => decodeKV(b, { into }), 'CORRUPT_ENTRY', name);
+      const err = expectKVError(() => decodeKV(b, { into }), 'CORRUPT_ENTRY', name);
       assert.ok(into.k[0]!.every((x) => x === 7) && into.v[0]!.every((x) => x === 7), `${name}: decode target untouched`);
+      // The details name the damaged field of layer 0's K tensor.
+      const field = name.includes('scale') ? 'scales[0]' : name.includes('min') ? 'mins[0]' : 'codes';
+      assert.equal(err.details.path, `payload.layers[0].k.${field}`, `${name}: details.path`);
     }
   });
 });

@@ -185,7 +185,9 @@ describe('store: RedisStore', function () {
       const small = await make({ maxValueBytes: 1024 });
       await assert.rejects(small.put([{ hash: blockHash(), value: Buffer.alloc(1025) }]), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'VALUE_TOO_LARGE');
-        assert.match(err.message, /1025 bytes.*at most 1024/);
+        assert.match(err.message, /at most 1024 bytes per block.*received 1025 bytes/);
+        const { path, limit, actual } = (err as Error & { details: { path?: string; limit?: number; actual?: number } }).details;
+        assert.deepEqual({ path, limit, actual }, { path: 'entries[0].value', limit: 1024, actual: 1025 });
         return true;
       });
       assert.throws(() => new RedisStore({ url: server.url, maxValueBytes: 513 * MiB }), { code: 'INVALID_INPUT' });

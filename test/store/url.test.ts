@@ -74,10 +74,10 @@ describe('store: URLs', function () {
       [`redis://u:${SECRET}@`, /empty host/],
       [`redis://u:${SECRET}@h:1/abc`, /database number/],
       [`redis://u:${SECRET}@h:1?bogus=1`, /unknown parameter "bogus"/],
-      [`redis://u:${SECRET}@h:1?ttl=soon`, /ttl must be/],
-      [`redis://u:${SECRET}@h:1?namespace=a:b`, /namespace must be/],
-      [`redis://u:${SECRET}@h:1?maxValueBytes=lots`, /maxValueBytes must be a byte size/],
-      [`redis://u:${SECRET.slice(0, 6)}/${SECRET.slice(6)}@h:1`, /percent-encode/],
+      [`redis://u:${SECRET}@h:1?ttl=soon`, /url\.query\.ttl: expected a non-negative integer, received "soon"/],
+      [`redis://u:${SECRET}@h:1?namespace=a:b`, /url\.query\.namespace: expected 1–64 characters/],
+      [`redis://u:${SECRET}@h:1?maxValueBytes=lots`, /maxValueBytes: expected a byte size/],
+      [`redis://u:${SECRET.slice(0, 6)}/${SECRET.slice(6)}@h:1`, /percent-encode/i],
       [`redis://u:${SECRET}%zz@h:1`, /percent-encoding/],
       [`redis+cluster://u:${SECRET}@h1:1,h2:2/3`, /only has database 0/],
       [`redis://u:${SECRET}@h1:1,rediss://h2:2`, /mixes TLS/],
@@ -99,6 +99,9 @@ describe('store: URLs', function () {
               assert.equal(JSON.stringify(err).includes(part), false, 'no leak through own properties');
             }
             assert.equal(err.cause, undefined, 'no cause that could carry the URL');
+            const { details } = err as Error & { details?: Record<string, unknown> };
+            assert.match(String(details?.path), /^url\b/, 'details name the part of the URL');
+            assert.equal(JSON.stringify(details).includes(SECRET.slice(0, 6)), false, 'no leak through details');
             return true;
           },
         );
@@ -106,7 +109,18 @@ describe('store: URLs', function () {
     }
 
     it('a non-string is an InvalidInputError', () => {
-      assert.throws(() => parseStoreUrl(42 as unknown as string), { code: 'INVALID_INPUT' });
+      assert.throws(() => parseStoreUrl(42 as unknown as string), { code: 'INVALID_INPUT', details: { path: 'url', expected: 'a store URL string', received: '42' } });
+    });
+
+    it('errors name the part of the URL in their details', () => {
+      assert.throws(() => parseStoreUrl(`redis://u:${SECRET}@h:70000`), {
+        details: { path: 'url.port', expected: 'a port in 1–65535', received: 'invalid port "70000"' },
+      });
+      assert.throws(() => parseStoreUrl('redis://h:1?ttl=soon'), { details: { path: 'url.query.ttl', expected: 'a non-negative integer', received: '"soon"' } });
+      assert.throws(() => parseStoreUrl('redis://h:1?maxValueBytes=lots'), {
+        details: { path: 'url.query.maxValueBytes', expected: 'a byte size like 8388608, 512kb or 8mib', received: '"lots"' },
+      });
+      assert.throws(() => parseStoreUrl('redis+cluster://h1:1,h2:2/3'), { details: { path: 'url.db', expected: 'database 0 (Redis Cluster only has database 0)', received: '3' } });
     });
 
     it('createStore rejects malformed URLs before connecting', async () => {

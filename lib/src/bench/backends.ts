@@ -231,7 +231,7 @@ async function timeIt<T>(fn: () => Promise<T>): Promise<[number, T]> {
 // The benchmark
 
 function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new InvalidInputError(`${name} must be an integer ≥ 1, got ${v}`);
+  if (!Number.isInteger(v) || v < 1) throw InvalidInputError.at(name, 'an integer ≥ 1', v);
 }
 
 /** Run the comparison. Starts and stops its own servers; needs `redis-server` (and `memcached` for its rows). */
@@ -247,9 +247,11 @@ export async function runBackendsBenchmark(options: BackendsBenchOptions = {}): 
   const lookupIterations = options.lookupIterations ?? (fast ? d.lookupIterationsFast : d.lookupIterations);
   const wanted = [...(options.targets ?? BACKEND_TARGETS)];
   if (!wanted.includes(BASELINE_TARGET)) wanted.unshift(BASELINE_TARGET);
-  for (const t of wanted) if (!BACKEND_TARGETS.includes(t)) throw new InvalidInputError(`unknown target ${JSON.stringify(t)} (known: ${BACKEND_TARGETS.join(', ')})`);
-  for (const s of blockSizes) positiveInt('block size', s);
-  for (const [k, v] of Object.entries({ bytesPerPass, iterations, lookupKeys, lookupValueBytes, lookupIterations })) positiveInt(k, v);
+  for (const [i, t] of wanted.entries()) {
+    if (!BACKEND_TARGETS.includes(t)) throw InvalidInputError.at(`options.targets[${i}]`, `a known target: ${BACKEND_TARGETS.join(', ')}`, t);
+  }
+  for (const [i, s] of blockSizes.entries()) positiveInt(`options.blockSizes[${i}]`, s);
+  for (const [k, v] of Object.entries({ bytesPerPass, iterations, lookupKeys, lookupValueBytes, lookupIterations })) positiveInt(`options.${k}`, v);
   const probeSizes = options.memcachedProbeSizes ?? [...d.memcachedProbeSizes];
   const memcachedArgs = ['-m', String(options.memcachedMemoryMiB ?? d.memcachedMemoryMiB), '-I', options.memcachedItemMax ?? d.memcachedItemMax];
   const clusterMasters = 3;

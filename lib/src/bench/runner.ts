@@ -15,6 +15,7 @@ import { InvalidInputError } from '../runtime/errors';
 import { makeConnector, type StrategyContext, type StrategyName } from './strategies';
 import { quantile, sum } from './stats';
 
+/** One strategy's run of a request stream: a record per request, the wall-clock time and (for Redis) the memory used. */
 export interface StreamResult {
   strategy: StrategyName;
   workers: number;
@@ -25,6 +26,10 @@ export interface StreamResult {
   storeMemoryBytes?: number;
 }
 
+/**
+ * A {@link StreamResult} in numbers: tokens reused against the oracle, TTFT percentiles,
+ * throughput, bytes moved, fallbacks and output mismatches.
+ */
 export interface StreamSummary {
   strategy: StrategyName;
   workers: number;
@@ -50,6 +55,7 @@ export interface StreamSummary {
   outputMismatches?: number;
 }
 
+/** Summarize a run against the oracle (the reusable tokens of each request) and, when given, the no-cache run's outputs. */
 export function summarize(result: StreamResult, oracle: readonly number[], reference?: readonly RequestRecord[]): StreamSummary {
   const r = result.records;
   const ttft = r.map((x) => x.ttftMs);
@@ -149,7 +155,7 @@ interface WorkerReply {
  * model and connector: per-process memory caches fragment, a shared Redis does not.
  */
 export async function runWorkers(config: WorkerConfig, requests: readonly ServeRequest[], workers: number, progress?: ProgressReporter): Promise<StreamResult> {
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidInputError(`workers must be an integer in [1, 64], got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw InvalidInputError.at('workers', 'an integer in [1, 64]', workers);
   const isTs = __filename.endsWith('.ts');
   const script = path.join(__dirname, `worker${isTs ? '.ts' : '.js'}`);
   const shares = Array.from({ length: workers }, (_, w) => requests.filter((_, i) => i % workers === w));

@@ -5,6 +5,7 @@
 import { kvBytesPerToken, type KVShapeConfig } from '../model/config';
 import { InvalidInputError } from '../runtime/errors';
 
+/** What {@link sizeRedis} needs: the model shape, bytes per value, tokens to keep cached, and the Redis deployment's limits. */
 export interface SizingInputs {
   /** Model shape (layers, kv heads, head dim); e.g. `getPreset('llama3-8b')`. */
   model: KVShapeConfig;
@@ -39,8 +40,16 @@ export interface SizingInputs {
   replicasPerMaster?: number;
 }
 
+/**
+ * The defaults of {@link SizingInputs}: blocks of 16 tokens, 120 bytes of Redis overhead per key,
+ * 25 % headroom, 25 GiB per master, one replica each.
+ */
 export const DEFAULT_SIZING_INPUTS = { blockSize: 16, perKeyOverheadBytes: 120, headroom: 0.25, maxMemoryPerMasterBytes: 25 * 2 ** 30, replicasPerMaster: 1 } as const;
 
+/**
+ * What {@link sizeRedis} computes: bytes per token and per block, keys, working set, `maxmemory`,
+ * masters and the memory of all nodes.
+ */
 export interface SizingResult {
   inputs: Required<SizingInputs>;
   kvBytesPerToken: number;
@@ -54,14 +63,15 @@ export interface SizingResult {
   totalMemoryBytes: number;
 }
 
+/** Size a Redis deployment for a KV cache: the memory, keys and masters that hold `cachedTokens` tokens of this model. */
 export function sizeRedis(inputs: SizingInputs): SizingResult {
   const i = { ...DEFAULT_SIZING_INPUTS, ...inputs };
   for (const k of ['bytesPerValue', 'cachedTokens', 'blockSize', 'maxMemoryPerMasterBytes'] as const) {
     const v = i[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidInputError(`${k} must be a positive number, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw InvalidInputError.at(`inputs.${k}`, 'a positive number', v);
   }
-  if (!Number.isInteger(i.replicasPerMaster) || i.replicasPerMaster < 0) throw new InvalidInputError(`replicasPerMaster must be a whole number ≥ 0, got ${i.replicasPerMaster}`);
-  if (!(i.headroom >= 0)) throw new InvalidInputError(`headroom must be ≥ 0, got ${i.headroom}`);
+  if (!Number.isInteger(i.replicasPerMaster) || i.replicasPerMaster < 0) throw InvalidInputError.at('inputs.replicasPerMaster', 'a whole number ≥ 0', i.replicasPerMaster);
+  if (!(i.headroom >= 0)) throw InvalidInputError.at('inputs.headroom', 'a number ≥ 0', i.headroom);
   const perToken = kvBytesPerToken(i.model, i.bytesPerValue);
   const blockValueBytes = perToken * i.blockSize;
   const keys = Math.ceil(i.cachedTokens / i.blockSize);

@@ -101,7 +101,7 @@ export function mutateEntry(value: Buffer, kind: MutationKind, rng: SeededRng): 
       return encodeKV({ layers: d.layers, kvHeads: d.kvHeads, headDim: d.headDim, tokens: keep, k: d.k.map(cut), v: d.v.map(cut) }, { dtype });
     }
     default:
-      throw new InvalidInputError(`unknown mutation ${String(kind)}; known: ${MUTATIONS.join(', ')}`);
+      throw InvalidInputError.at('kind', `a known mutation: ${MUTATIONS.join(', ')}`, kind);
   }
 }
 

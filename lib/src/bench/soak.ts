@@ -35,7 +35,7 @@ import { createStore } from '../store/factory';
 import { LocalRedisCluster, LocalRedisNode } from '../store/local-cluster';
 import type { RedisStoreBase } from '../store/redis-base';
 import type { KVStore, StoreStats } from '../store/types';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError, describeValue } from '../runtime/errors';
 import { isFastMode } from '../runtime/env';
 import { libVersion, packageVersion } from '../runtime/versions';
 import { SeededRng } from '../runtime/rng';
@@ -278,11 +278,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
   const poolSize = options.poolSize ?? (fast ? D.fastPoolSize : D.fullPoolSize);
   const commandTimeout = options.commandTimeout ?? D.commandTimeout;
   const log = options.log ?? ((): void => undefined);
-  if (!Number.isInteger(seed) || seed < 0) throw new InvalidInputError(`seed must be a non-negative integer, got ${seed}`);
-  if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new InvalidInputError(`durationMs must be a positive number, got ${durationMs}`);
-  if (!Array.isArray(gap) || gap.length !== 2 || !(gap[0] >= 0) || !(gap[1] >= gap[0])) throw new InvalidInputError(`faultGapMs must be [min, max] with 0 ≤ min ≤ max, got ${JSON.stringify(gap)}`);
-  for (const k of kinds) if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new InvalidInputError(`unknown fault kind ${JSON.stringify(k)}; known: ${FAULT_KINDS.join(', ')}`);
-  if (!Number.isInteger(poolSize) || poolSize < 6) throw new InvalidInputError(`poolSize must be an integer ≥ 6, got ${poolSize}`);
+  if (!Number.isInteger(seed) || seed < 0) throw InvalidInputError.at('options.seed', 'a non-negative integer', seed);
+  if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw InvalidInputError.at('options.durationMs', 'a positive number', durationMs);
+  if (!Array.isArray(gap) || gap.length !== 2 || !(gap[0] >= 0) || !(gap[1] >= gap[0])) {
+    throw new InvalidInputError({ path: 'options.faultGapMs', expected: '[min, max] with 0 ≤ min ≤ max', received: String(JSON.stringify(gap)).slice(0, 60) });
+  }
+  for (const [i, k] of kinds.entries()) {
+    if (!(FAULT_KINDS as readonly string[]).includes(k)) {
+      throw new InvalidInputError({ path: `options.faults[${i}]`, expected: `a known fault kind: ${FAULT_KINDS.join(', ')}`, received: `unknown fault kind ${describeValue(k)}` });
+    }
+  }
+  if (!Number.isInteger(poolSize) || poolSize < 6) throw InvalidInputError.at('options.poolSize', 'an integer ≥ 6', poolSize);
   const bar = (total: number, label: string): ProgressReporter | undefined =>
     options.progress === false ? undefined : typeof options.progress === 'function' ? options.progress(total, label) : makeProgress(total, label);
 

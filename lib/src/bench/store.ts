@@ -167,7 +167,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
   const lookupBlocks = options.lookupBlocks ?? d.lookupBlocks;
   const lookupPresent = Math.min(options.lookupPresent ?? d.lookupPresent, lookupBlocks);
   for (const [k, v] of Object.entries({ tokens, tokensPerBlock, blockBytes, iterations, lookupBlocks })) {
-    if (!Number.isInteger(v) || v < 1) throw new InvalidInputError(`${k} must be an integer ≥ 1, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) throw InvalidInputError.at(`options.${k}`, 'an integer ≥ 1', v);
   }
   const blocks = Math.max(1, Math.floor(tokens / tokensPerBlock));
   const totalBytes = blocks * blockBytes;

@@ -12,7 +12,12 @@ import { type BlockCodec } from '../engine/codec';
 import { ExactPromptConnector, NoCacheConnector, PrefixCacheConnector, type KVConnector } from '../engine/connector';
 import type { ServeRequest } from '../engine/types';
 
+/**
+ * The name of a caching strategy the benchmark compares: none, exact prompt, prefix cache in
+ * memory, Redis, tiered or Redis Cluster.
+ */
 export type StrategyName = 'no-cache' | 'exact-prompt' | 'prefix-memory' | 'prefix-redis' | 'tiered' | 'prefix-cluster';
+/** Every strategy name (see {@link StrategyName}). */
 export const STRATEGIES: readonly StrategyName[] = ['no-cache', 'exact-prompt', 'prefix-memory', 'prefix-redis', 'tiered', 'prefix-cluster'];
 
 export interface StrategyContext {
@@ -30,6 +35,7 @@ export interface StrategyContext {
   storeNamespace: string;
 }
 
+/** True when `name` is one of the {@link STRATEGIES}. */
 export function isStrategy(name: unknown): name is StrategyName {
   return typeof name === 'string' && (STRATEGIES as readonly string[]).includes(name);
 }
@@ -46,17 +52,17 @@ export async function makeConnector(name: StrategyName, ctx: StrategyContext): P
       return new PrefixCacheConnector(ctx.model, new MemoryStore({ maxBytes: ctx.memoryBytes }), ctx.codec, prefix);
     case 'prefix-redis':
     case 'tiered': {
-      if (!ctx.redisUrl) throw new InvalidInputError(`strategy ${name} needs a Redis URL`);
+      if (!ctx.redisUrl) throw InvalidInputError.at('ctx.redisUrl', `a Redis URL (strategy ${name} needs one)`, ctx.redisUrl);
       const store = await createStore(ctx.redisUrl, { namespace: ctx.storeNamespace, ...(name === 'tiered' ? { l1Bytes: ctx.memoryBytes } : {}) });
       return new PrefixCacheConnector(ctx.model, store, ctx.codec, prefix);
     }
     case 'prefix-cluster': {
-      if (!ctx.clusterUrl) throw new InvalidInputError('strategy prefix-cluster needs cluster node URLs');
+      if (!ctx.clusterUrl) throw InvalidInputError.at('ctx.clusterUrl', 'the cluster node URLs (strategy prefix-cluster needs them)', ctx.clusterUrl);
       const store = await createStore(ctx.clusterUrl, { namespace: ctx.storeNamespace });
       return new PrefixCacheConnector(ctx.model, store, ctx.codec, prefix);
     }
     default:
-      throw new InvalidInputError(`unknown strategy ${JSON.stringify(name)}; known: ${STRATEGIES.join(', ')}`);
+      throw InvalidInputError.at('name', `a known strategy: ${STRATEGIES.join(', ')}`, name);
   }
 }
 

@@ -10,7 +10,7 @@ import type { RunnablePresetName } from '../model/presets';
 import { Tokenizer } from '../model/tokenizer';
 import type { KVDtype } from '../serde/types';
 import { backendReport, initBackend } from '../runtime/backend';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError, describeValue } from '../runtime/errors';
 import { sized } from '../runtime/env';
 import { progress as makeProgress } from '../runtime/progress';
 import { ServingEngine } from '../engine/engine';
@@ -19,6 +19,10 @@ import { makeWorkload, type WorkloadName, type WorkloadOptions } from './workloa
 import { oracleReuse, type StrategyName } from './strategies';
 import { runInProcess, runWorkers, summarize, type StreamSummary, type WorkerConfig } from './runner';
 
+/**
+ * What {@link runBenchmark} runs: workloads, strategies, worker counts, model preset, dtype, block
+ * size, memory budget and store URLs.
+ */
 export interface BenchmarkOptions {
   workloads: WorkloadName[];
   strategies: StrategyName[];
@@ -55,6 +59,7 @@ export function defaultBenchmarkOptions(): BenchmarkOptions {
   };
 }
 
+/** A benchmark run as written to its results file: the machine, the configuration and a summary per workload and strategy. */
 export interface BenchmarkResults {
   kind: 'kvlab-benchmark';
   version: 1;
@@ -68,9 +73,17 @@ export interface BenchmarkResults {
 
 const needsRedis = (s: StrategyName): boolean => s === 'prefix-redis' || s === 'tiered';
 
+/**
+ * Run every strategy on every workload (and the multi-worker comparison) and return the results;
+ * the Redis strategies need `redisUrl` / `clusterUrl`.
+ */
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResults> {
-  if (options.strategies.some(needsRedis) && !options.redisUrl) throw new InvalidInputError('the Redis strategies need redisUrl');
-  if (options.strategies.includes('prefix-cluster') && !options.clusterUrl) throw new InvalidInputError('prefix-cluster needs clusterUrl');
+  if (options.strategies.some(needsRedis) && !options.redisUrl) {
+    throw InvalidInputError.at('options.redisUrl', `a Redis URL (strategies ${options.strategies.filter(needsRedis).join(', ')} need one)`, options.redisUrl);
+  }
+  if (options.strategies.includes('prefix-cluster') && !options.clusterUrl) {
+    throw InvalidInputError.at('options.clusterUrl', 'the cluster node URLs (strategy prefix-cluster needs them)', options.clusterUrl);
+  }
   await initBackend();
   const started = Date.now();
   const runId = `${process.pid}-${started.toString(36)}`;
@@ -148,8 +161,16 @@ export function writeResults(results: BenchmarkResults, file: string): string {
   return file;
 }
 
+/** Read a benchmark results file written by a run; throws `InvalidInputError` for any other file. */
 export function readResults(file: string): BenchmarkResults {
   const data = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchmarkResults;
-  if (data.kind !== 'kvlab-benchmark') throw new InvalidInputError(`${file} is not a kvcache-lab benchmark results file`);
+  if (data.kind !== 'kvlab-benchmark') {
+    throw new InvalidInputError({
+      message: `${file} is not a kvcache-lab benchmark results file`,
+      path: 'kind',
+      expected: '"kvlab-benchmark"',
+      received: describeValue(data.kind),
+    });
+  }
   return data;
 }

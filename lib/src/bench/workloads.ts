@@ -12,9 +12,15 @@ import { InvalidInputError } from '../runtime/errors';
 import { SeededRng } from '../runtime/rng';
 import type { ServeRequest } from '../engine/types';
 
+/** The name of a synthetic request stream: agent, chat, rag, or none (no shared prefixes). */
 export type WorkloadName = 'agent' | 'chat' | 'rag' | 'none';
+/** Every workload name (see {@link WorkloadName}). */
 export const WORKLOADS: readonly WorkloadName[] = ['agent', 'chat', 'rag', 'none'];
 
+/**
+ * The size and shape of a workload's request stream: requests, shared and per-turn tokens,
+ * sessions, tokens to generate, seed.
+ */
 export interface WorkloadOptions {
   /** Number of requests in the stream. */
   requests: number;
@@ -47,6 +53,7 @@ export interface WorkloadOptions {
   tenant?: string;
 }
 
+/** The defaults of {@link WorkloadOptions}: seed 42, 1024 shared tokens, 96 per turn, 4 sessions, 8 new tokens per request. */
 export const DEFAULT_WORKLOAD_OPTIONS = { seed: 42, sharedTokens: 1024, turnTokens: 96, sessions: 4, maxNewTokens: 8 } as const;
 
 export type Encode = (text: string) => number[];
@@ -93,7 +100,7 @@ function check(o: WorkloadOptions): Required<Omit<WorkloadOptions, 'tenant'>> & 
   const r = { ...DEFAULT_WORKLOAD_OPTIONS, ...o };
   for (const k of ['requests', 'sharedTokens', 'turnTokens', 'sessions', 'maxNewTokens'] as const) {
     const v = r[k];
-    if (!Number.isInteger(v) || v < (k === 'maxNewTokens' ? 0 : 1)) throw new InvalidInputError(`workload option ${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < (k === 'maxNewTokens' ? 0 : 1)) throw InvalidInputError.at(`options.${k}`, k === 'maxNewTokens' ? 'an integer ≥ 0' : 'a positive integer', v);
   }
   return r;
 }
@@ -143,7 +150,7 @@ export function makeWorkload(name: WorkloadName, encode: Encode, options: Worklo
       break;
     }
     default:
-      throw new InvalidInputError(`unknown workload ${JSON.stringify(name)}; known: ${WORKLOADS.join(', ')}`);
+      throw InvalidInputError.at('name', `a known workload: ${WORKLOADS.join(', ')}`, name);
   }
   return out;
 }

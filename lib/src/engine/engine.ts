@@ -3,7 +3,7 @@
  * leading tokens are cached, loads them, prefills only the rest, decodes greedily, and saves the
  * prompt's new full blocks. One request at a time per engine (one engine per worker process).
  */
-import { argmax } from '../model/inputs';
+import { argmax, checkTokenId } from '../model/inputs';
 import type { KVCache } from '../model/kv-cache';
 import type { LlamaModel } from '../model/transformer';
 import { InvalidInputError } from '../runtime/errors';
@@ -36,6 +36,10 @@ export interface RequestRecord {
   output: number[];
 }
 
+/**
+ * A serving loop over a model and a KV connector: looks the prompt up, loads the cached prefix,
+ * prefills the rest, decodes, saves the new blocks, and times each stage.
+ */
 export class ServingEngine<Handle = unknown> {
   constructor(
     readonly model: LlamaModel,
@@ -90,6 +94,10 @@ export class ServingEngine<Handle = unknown> {
     if (!request || !Array.isArray(request.tokens) || request.tokens.length === 0) {
       throw InvalidInputError.at('request.tokens', 'a non-empty array of prompt token ids', request?.tokens);
     }
+    // Checked here, against the whole prompt, so that the error names the caller's index: the
+    // model only sees the part after the cached prefix (and the hashing only full blocks).
+    const vocabSize = this.model.config.vocabSize;
+    request.tokens.forEach((t, i) => checkTokenId(t, vocabSize, `request.tokens[${i}]`));
     if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
       throw InvalidInputError.at('request.maxNewTokens', 'a positive integer', request.maxNewTokens);
     }

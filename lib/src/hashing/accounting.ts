@@ -32,6 +32,10 @@ export interface TierStats {
   hitRatio: number;
 }
 
+/**
+ * A {@link HitCounter}'s totals: token hits and misses, the uncacheable tail, and the hit ratios
+ * (overall, cacheable, per request, per tier).
+ */
 export interface HitStats {
   lookups: number;
   /** Lookups with at least one hit token — only to show how request counts flatter a cache. */
@@ -53,10 +57,8 @@ export interface HitStats {
 
 const TIER_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
-function assertTier(tier: unknown): asserts tier is string {
-  if (typeof tier !== 'string' || !TIER_RE.test(tier)) {
-    throw new InvalidInputError(`tier must be a name of 1–64 characters [A-Za-z0-9._:-], got ${describeValue(tier)}`);
-  }
+function assertTier(tier: unknown, what: string): asserts tier is string {
+  if (typeof tier !== 'string' || !TIER_RE.test(tier)) throw InvalidInputError.at(what, 'a tier name of 1–64 characters [A-Za-z0-9._:-]', tier);
 }
 
 /** Token-level hit counter, optionally per tier. Deterministic; tiers are listed in first-seen order. */
@@ -71,33 +73,44 @@ export class HitCounter {
   /** Add one lookup. Validates everything before counting anything, so a bad record changes nothing. */
   record(outcome: LookupOutcome): void {
     if (outcome === null || typeof outcome !== 'object') {
-      throw new InvalidInputError(`outcome must be an object, got ${describeValue(outcome)}`);
+      throw InvalidInputError.at('outcome', 'an object', outcome);
     }
     const { promptTokens, blockSize, hitTokens, tier } = outcome;
-    assertInt(promptTokens, 'promptTokens', 0, Number.MAX_SAFE_INTEGER);
-    assertBlockSize(blockSize);
+    assertInt(promptTokens, 'outcome.promptTokens', 0, Number.MAX_SAFE_INTEGER);
+    assertBlockSize(blockSize, 'outcome.blockSize');
     const perTier: [string | undefined, number][] = [];
     if (typeof hitTokens === 'number') {
-      if (tier !== undefined) assertTier(tier);
-      assertInt(hitTokens, 'hitTokens', 0, Number.MAX_SAFE_INTEGER);
+      if (tier !== undefined) assertTier(tier, 'outcome.tier');
+      assertInt(hitTokens, 'outcome.hitTokens', 0, Number.MAX_SAFE_INTEGER);
       perTier.push([tier, hitTokens]);
     } else if (hitTokens !== null && typeof hitTokens === 'object' && !Array.isArray(hitTokens)) {
-      if (tier !== undefined) throw new InvalidInputError(`give 'tier' only with a numeric hitTokens; per-tier hits name their tiers`);
+      if (tier !== undefined) {
+        throw new InvalidInputError({
+          path: 'outcome.tier',
+          expected: 'undefined when hitTokens is a { tier: tokens } object',
+          received: describeValue(tier),
+          hint: "Give 'tier' only with a numeric hitTokens; per-tier hits name their tiers.",
+        });
+      }
       for (const [t, n] of Object.entries(hitTokens)) {
-        assertTier(t);
-        assertInt(n, `hitTokens.${t}`, 0, Number.MAX_SAFE_INTEGER);
+        assertTier(t, 'outcome.hitTokens (a key)');
+        assertInt(n, `outcome.hitTokens.${t}`, 0, Number.MAX_SAFE_INTEGER);
         perTier.push([t, n]);
       }
     } else {
-      throw new InvalidInputError(`hitTokens must be a number or a { tier: tokens } object, got ${describeValue(hitTokens)}`);
+      throw InvalidInputError.at('outcome.hitTokens', 'a number or a { tier: tokens } object', hitTokens);
     }
     const tail = uncacheableTokens(promptTokens, blockSize);
     const hits = perTier.reduce((s, [, n]) => s + n, 0);
     if (hits > promptTokens - tail) {
       // More hits than full-block tokens means recomputed or tail tokens were counted as hits.
-      throw new InvalidInputError(
-        `hitTokens (${hits}) exceed the ${promptTokens - tail} tokens in full blocks of a ${promptTokens}-token prompt (block size ${blockSize})`,
-      );
+      throw new InvalidInputError({
+        path: 'outcome.hitTokens',
+        expected: `at most the ${promptTokens - tail} tokens in full blocks of a ${promptTokens}-token prompt (block size ${blockSize})`,
+        received: `${hits} hit tokens`,
+        limit: promptTokens - tail,
+        actual: hits,
+      });
     }
     this.lookups++;
     this.promptTokens += promptTokens;
@@ -115,7 +128,7 @@ export class HitCounter {
 
   /** Add another counter's totals (e.g. from another worker). */
   merge(other: HitCounter): void {
-    if (!(other instanceof HitCounter)) throw new InvalidInputError(`merge() needs a HitCounter, got ${describeValue(other)}`);
+    if (!(other instanceof HitCounter)) throw InvalidInputError.at('other', 'a HitCounter', other);
     this.lookups += other.lookups;
     this.lookupsWithHit += other.lookupsWithHit;
     this.promptTokens += other.promptTokens;

@@ -92,6 +92,7 @@ function hashRange(buf: ChainBuffer, tokens: TokenIds, first: number, end: numbe
   }
 }
 
+/** Options of {@link hashBlocks}: where to resume a chain that is already partly hashed. */
 export interface HashBlocksOptions {
   /**
    * Parent hash to continue from: the hash of block `startBlock − 1` of this same token sequence.
@@ -129,17 +130,33 @@ export function hashBlocks(tokens: TokenIds, namespace: Namespace, options: Hash
   const n = tokens.length;
   const total = Math.floor(n / B);
   const startBlock = options.startBlock ?? DEFAULT_HASH_BLOCKS_OPTIONS.startBlock;
-  assertInt(startBlock, 'startBlock', 0, Number.MAX_SAFE_INTEGER);
-  if (options.from !== undefined) assertBlockHash(options.from, 'from');
+  assertInt(startBlock, 'options.startBlock', 0, Number.MAX_SAFE_INTEGER);
+  if (options.from !== undefined) assertBlockHash(options.from, 'options.from');
   if (startBlock > 0 && options.from === undefined) {
-    throw new InvalidInputError(`startBlock ${startBlock} needs 'from': the hash of block ${startBlock - 1}`);
+    throw new InvalidInputError({
+      path: 'options.from',
+      expected: `the hash of block ${startBlock - 1} (startBlock is ${startBlock})`,
+      received: 'undefined',
+      hint: "startBlock > 0 resumes a chain, which needs 'from'.",
+    });
   }
   if (startBlock === 0 && options.from !== undefined) {
     // Ambiguous: 'from' would replace the namespace as block 0's parent. Say what was meant instead.
-    throw new InvalidInputError(`'from' needs startBlock > 0 (the number of blocks already hashed)`);
+    throw new InvalidInputError({
+      path: 'options.startBlock',
+      expected: "startBlock > 0 (the number of blocks already hashed) when 'from' is given",
+      received: '0',
+      hint: "'from' is the hash of block startBlock − 1.",
+    });
   }
   if (startBlock > total) {
-    throw new InvalidInputError(`startBlock ${startBlock} is past the ${total} full block(s) of ${n} tokens (block size ${B})`);
+    throw new InvalidInputError({
+      path: 'options.startBlock',
+      expected: `at most the ${total} full block(s) of ${n} tokens (block size ${B})`,
+      received: String(startBlock),
+      limit: total,
+      actual: startBlock,
+    });
   }
   const buf = new ChainBuffer(B, options.from ?? namespace.hash);
   const out: BlockHash[] = [];
@@ -148,6 +165,7 @@ export function hashBlocks(tokens: TokenIds, namespace: Namespace, options: Hash
   return out;
 }
 
+/** Options of {@link PrefixHasher}: the chain to resume (the last hash and the blocks already hashed). */
 export interface PrefixHasherOptions {
   /** Hash of the last block already hashed; with `startBlock`, resumes a chain. @default the namespace hash */
   from?: BlockHash;
@@ -170,10 +188,15 @@ export class PrefixHasher {
   constructor(namespace: Namespace, options: PrefixHasherOptions = {}) {
     assertNamespace(namespace);
     const startBlock = options.startBlock ?? 0;
-    assertInt(startBlock, 'startBlock', 0, Number.MAX_SAFE_INTEGER);
-    if (options.from !== undefined) assertBlockHash(options.from, 'from');
+    assertInt(startBlock, 'options.startBlock', 0, Number.MAX_SAFE_INTEGER);
+    if (options.from !== undefined) assertBlockHash(options.from, 'options.from');
     if ((startBlock > 0) !== (options.from !== undefined)) {
-      throw new InvalidInputError(`'from' and startBlock > 0 go together: 'from' is the hash of block startBlock − 1`);
+      throw new InvalidInputError({
+        path: startBlock > 0 ? 'options.from' : 'options.startBlock',
+        expected: "'from' and startBlock > 0 together",
+        received: startBlock > 0 ? `startBlock ${startBlock} without 'from'` : "'from' with startBlock 0",
+        hint: "'from' is the hash of block startBlock − 1.",
+      });
     }
     this.namespace = namespace;
     this.firstBlock = startBlock;

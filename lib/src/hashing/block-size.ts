@@ -59,6 +59,7 @@ export function uncacheableTokens(tokenCount: number, blockSize: number): number
   return tokenCount - fullBlocks(tokenCount, blockSize) * blockSize;
 }
 
+/** Options of {@link recommendBlockSize}: the value sizes a store handles well and the block sizes to choose from. */
 export interface RecommendBlockSizeOptions {
   /** Smallest value worth a key of its own, in bytes. @default 1 MiB */
   minValueBytes?: number;
@@ -82,13 +83,17 @@ export const DEFAULT_RECOMMEND_BLOCK_SIZE_OPTIONS: Required<RecommendBlockSizeOp
 export function recommendBlockSize(kvBytesPerToken: number, options: RecommendBlockSizeOptions = {}): number {
   const o = { ...DEFAULT_RECOMMEND_BLOCK_SIZE_OPTIONS, ...options };
   if (typeof kvBytesPerToken !== 'number' || !Number.isFinite(kvBytesPerToken) || kvBytesPerToken <= 0) {
-    throw new InvalidInputError(`kvBytesPerToken must be a positive number, got ${describeValue(kvBytesPerToken)}`);
+    throw InvalidInputError.at('kvBytesPerToken', 'a positive number', kvBytesPerToken);
   }
   if (!(o.minValueBytes > 0 && o.maxValueBytes >= o.minValueBytes)) {
-    throw new InvalidInputError(`need 0 < minValueBytes <= maxValueBytes, got ${o.minValueBytes} and ${o.maxValueBytes}`);
+    throw new InvalidInputError({
+      path: 'options.minValueBytes, options.maxValueBytes',
+      expected: '0 < minValueBytes ≤ maxValueBytes',
+      received: `${describeValue(o.minValueBytes)} and ${describeValue(o.maxValueBytes)}`,
+    });
   }
   if (!Array.isArray(o.candidates) || o.candidates.length === 0) {
-    throw new InvalidInputError('candidates must be a non-empty array of block sizes');
+    throw InvalidInputError.at('options.candidates', 'a non-empty array of block sizes', o.candidates);
   }
   const sorted = [...o.candidates].sort((a, b) => a - b);
   sorted.forEach((c, i) => assertBlockSize(c, `candidates[${i}]`));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError, describeValue } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { assertWellFormedString } from './checks';
 import { assertNamespace, type Namespace } from './namespace';
 import type { BlockPresence } from './types';
@@ -21,7 +21,7 @@ export const EXACT_PROMPT_DOMAIN = 'kvcache-lab/exact-prompt/v1';
  */
 export function exactPromptKey(prompt: string, namespace?: Namespace): string {
   if (typeof prompt !== 'string' || prompt.length === 0) {
-    throw new InvalidInputError(`prompt must be a non-empty string, got ${describeValue(prompt)}`);
+    throw InvalidInputError.at('prompt', 'a non-empty string', prompt);
   }
   assertWellFormedString(prompt, 'prompt');
   const h = createHash('sha256').update(EXACT_PROMPT_DOMAIN, 'utf8').update(Buffer.from([0]));
@@ -46,7 +46,7 @@ export async function exactPromptLookup(presence: BlockPresence, prompt: string,
   const key = exactPromptKey(prompt, namespace);
   const answer = await presence.has([key]);
   if (!Array.isArray(answer) || answer.length !== 1 || typeof answer[0] !== 'boolean') {
-    throw new InvalidInputError(`presence.has() must return one boolean for one key, got ${describeValue(answer)}`);
+    throw InvalidInputError.at('presence.has()', 'one boolean for one key', answer);
   }
   return { key, hit: answer[0], roundTrips: 1 };
 }

@@ -1,8 +1,9 @@
-import { InvalidInputError, describeValue } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { DEFAULT_BLOCK_SIZE, assertBlockSize } from './block-size';
 import { assertBlockHash } from './checks';
 import type { BlockHash, BlockPresence } from './types';
 
+/** Options of {@link longestPrefix}: the block size that turns matched blocks into tokens. */
 export interface LookupOptions {
   /**
    * Tokens per block, to turn blocks into tokens. Pass the chain's {@link Namespace} itself (it has a
@@ -14,6 +15,10 @@ export interface LookupOptions {
 
 export const DEFAULT_LOOKUP_OPTIONS: Readonly<Required<LookupOptions>> = Object.freeze({ blockSize: DEFAULT_BLOCK_SIZE });
 
+/**
+ * The answer of {@link longestPrefix}: how many leading blocks (and tokens) are present, what is
+ * stranded after the first miss, and the round trips it took.
+ */
 export interface PrefixMatch {
   /** Leading blocks present, up to the first missing one: the KV that can be loaded. */
   matchedBlocks: number;
@@ -52,11 +57,11 @@ export async function longestPrefix<PresenceOptions = undefined>(
   options: LookupOptions & { presenceOptions?: PresenceOptions } = {},
 ): Promise<PrefixMatch> {
   if (presence === null || typeof presence !== 'object' || typeof presence.has !== 'function') {
-    throw new InvalidInputError(`presence must have a has(hashes) method, got ${describeValue(presence)}`);
+    throw InvalidInputError.at('presence', 'an object with a has(hashes) method', presence);
   }
-  if (!Array.isArray(hashes)) throw new InvalidInputError(`hashes must be an array of block hashes, got ${describeValue(hashes)}`);
+  if (!Array.isArray(hashes)) throw InvalidInputError.at('hashes', 'an array of block hashes', hashes);
   const blockSize = options.blockSize ?? DEFAULT_LOOKUP_OPTIONS.blockSize;
-  assertBlockSize(blockSize);
+  assertBlockSize(blockSize, 'options.blockSize');
   hashes.forEach((h, i) => assertBlockHash(h, `hashes[${i}]`));
   if (hashes.length === 0) {
     return { matchedBlocks: 0, matchedTokens: 0, totalBlocks: 0, strandedBlocks: 0, present: [], roundTrips: 0 };
@@ -64,9 +69,7 @@ export async function longestPrefix<PresenceOptions = undefined>(
   const present = await presence.has(hashes, options.presenceOptions);
   if (!Array.isArray(present) || present.length !== hashes.length || present.some((p) => typeof p !== 'boolean')) {
     // A store that answers for the wrong keys would make us load the wrong KV: refuse loudly.
-    throw new InvalidInputError(
-      `presence.has() must return ${hashes.length} booleans, one per hash; got ${describeValue(present)}`,
-    );
+    throw InvalidInputError.at('presence.has()', `${hashes.length} booleans, one per hash`, present);
   }
   const matchedBlocks = prefixLength(present);
   let strandedBlocks = 0;

@@ -8,6 +8,7 @@ import { createNamespace } from './namespace';
 const WARMUP_NS = 30_000_000n;
 const MIN_SAMPLE_NS = 2_000_000n;
 
+/** Options of {@link measureHashingCost}: how many tokens to hash, with which block size, and how many timed samples. */
 export interface HashingCostOptions {
   /** Tokens hashed per run (a multiple of the block size is used). @default 16 384 in KVLAB_FAST mode, else 262 144 */
   tokens?: number;
@@ -25,6 +26,10 @@ export const DEFAULT_HASHING_COST_OPTIONS: Readonly<Required<Omit<HashingCostOpt
   seed: 1,
 });
 
+/**
+ * What {@link measureHashingCost} measured on this machine: the median cost of prefix hashing per
+ * token and per block, with every sample.
+ */
 export interface HashingCost {
   /** Median nanoseconds per token of `hashBlocks` on a plain number[] (what a tokenizer returns), validation included. */
   nsPerToken: number;

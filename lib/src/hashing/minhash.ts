@@ -20,6 +20,7 @@ import type { TokenIds } from './types';
  * order that depends on the process.
  */
 
+/** How MinHash signatures are made and banded for LSH: hash functions, bands, shingle size and seed. */
 export interface MinHashOptions {
   /** Hash functions per signature; the estimate's standard error is ≈ sqrt(J(1−J)/numHashes). @default 128 */
   numHashes?: number;
@@ -35,6 +36,7 @@ export interface MinHashOptions {
   seed?: number;
 }
 
+/** The defaults of {@link MinHashOptions}: 128 hash functions in 32 bands, shingles of 4 tokens, a fixed seed. */
 export const DEFAULT_MINHASH_OPTIONS: Readonly<Required<MinHashOptions>> = Object.freeze({
   numHashes: 128,
   bands: 32,
@@ -59,7 +61,12 @@ function resolve(options: MinHashOptions): Required<MinHashOptions> {
   assertInt(o.numHashes, 'numHashes', 1, 4096);
   assertInt(o.bands, 'bands', 1, o.numHashes);
   if (o.numHashes % o.bands !== 0) {
-    throw new InvalidInputError(`numHashes (${o.numHashes}) must be a multiple of bands (${o.bands})`);
+    throw new InvalidInputError({
+      path: 'options.numHashes',
+      expected: `a multiple of bands (${o.bands})`,
+      received: String(o.numHashes),
+      hint: 'Every band takes numHashes / bands rows of the signature.',
+    });
   }
   assertInt(o.shingleSize, 'shingleSize', 1, 1024);
   assertInt(o.seed, 'seed', 0, 0xffffffff);
@@ -74,7 +81,7 @@ export function shingleSet(tokens: TokenIds, shingleSize: number = DEFAULT_MINHA
   assertTokenArray(tokens);
   assertInt(shingleSize, 'shingleSize', 1, 1024);
   const n = tokens.length;
-  if (n === 0) throw new InvalidInputError('tokens must not be empty: an empty sequence has no shingles');
+  if (n === 0) throw new InvalidInputError({ path: 'tokens', expected: 'at least one token (an empty sequence has no shingles)', received: 'an empty sequence' });
   for (let i = 0; i < n; i++) {
     const t = tokens[i] as number;
     if ((t >>> 0) !== t) throw badToken(i, t);
@@ -129,7 +136,11 @@ export function minhashSignature(tokens: TokenIds, options: MinHashOptions = {})
 /** Estimated Jaccard similarity: the share of positions where two signatures agree. */
 export function estimateJaccard(a: Uint32Array, b: Uint32Array): number {
   if (!(a instanceof Uint32Array) || !(b instanceof Uint32Array) || a.length !== b.length || a.length === 0) {
-    throw new InvalidInputError(`signatures must be non-empty Uint32Arrays of equal length, got ${describeValue(a)} and ${describeValue(b)}`);
+    throw new InvalidInputError({
+      path: 'a, b',
+      expected: 'two signatures: non-empty Uint32Arrays of equal length',
+      received: `${describeValue(a)} and ${describeValue(b)}`,
+    });
   }
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
@@ -162,7 +173,7 @@ export function exactJaccard(a: TokenIds, b: TokenIds, shingleSize: number = DEF
 
 /** Probability that LSH makes a pair of Jaccard similarity `s` a candidate: 1 − (1 − s^rows)^bands. */
 export function lshCandidateProbability(s: number, bands: number, rows: number): number {
-  if (typeof s !== 'number' || !(s >= 0 && s <= 1)) throw new InvalidInputError(`similarity must be in [0, 1], got ${describeValue(s)}`);
+  if (typeof s !== 'number' || !(s >= 0 && s <= 1)) throw InvalidInputError.at('s', 'a similarity in [0, 1]', s);
   assertInt(bands, 'bands', 1, 1 << 20);
   assertInt(rows, 'rows', 1, 1 << 20);
   return 1 - Math.pow(1 - Math.pow(s, rows), bands);
@@ -183,6 +194,10 @@ export const DEFAULT_MINHASH_QUERY_OPTIONS: Readonly<Required<MinHashQueryOption
   exact: true,
 });
 
+/**
+ * A stored prompt similar to a query, as {@link MinHashIndex.query} returns it: its id, estimated
+ * (and optionally exact) similarity and shared bands.
+ */
 export interface MinHashCandidate {
   id: string;
   /** Estimated Jaccard similarity of shingle sets, from the signatures. */
@@ -241,8 +256,8 @@ export class MinHashIndex {
 
   /** Store a prompt under `id` (a new id: remove it first to replace). */
   add(id: string, tokens: TokenIds): void {
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidInputError(`id must be a non-empty string, got ${describeValue(id)}`);
-    if (this.entries.has(id)) throw new InvalidInputError(`id ${JSON.stringify(id)} is already in the index; remove it first`);
+    if (typeof id !== 'string' || id.length === 0) throw InvalidInputError.at('id', 'a non-empty string', id);
+    if (this.entries.has(id)) throw InvalidInputError.at('id', 'an id not already in the index', id, 'Remove it first to replace it.');
     const shingles = shingleSet(tokens, this.options.shingleSize);
     const signature = signatureOf(shingles, this.mul, this.add_);
     const bandKeys = this.bandKeys(signature);
@@ -275,7 +290,7 @@ export class MinHashIndex {
     const o = { ...DEFAULT_MINHASH_QUERY_OPTIONS, ...options };
     assertInt(o.limit, 'limit', 0, Number.MAX_SAFE_INTEGER);
     if (typeof o.minSimilarity !== 'number' || !(o.minSimilarity >= 0 && o.minSimilarity <= 1)) {
-      throw new InvalidInputError(`minSimilarity must be in [0, 1], got ${describeValue(o.minSimilarity)}`);
+      throw InvalidInputError.at('options.minSimilarity', 'a number in [0, 1]', o.minSimilarity);
     }
     const shingles = shingleSet(tokens, this.options.shingleSize);
     const sig = signatureOf(shingles, this.mul, this.add_);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError, describeValue } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { DEFAULT_BLOCK_SIZE, assertBlockSize } from './block-size';
 import { assertInt, assertWellFormedString, isBlockHash } from './checks';
 import type { BlockHash } from './types';
@@ -87,49 +87,57 @@ const LAYOUT_KEYS: readonly string[] = ['tpRank', 'tpSize'];
 function rejectUnknownKeys(obj: object, known: readonly string[], what: string): void {
   const unknown = Object.keys(obj).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw new InvalidInputError(`${what} has unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+    throw new InvalidInputError({
+      path: `${what}.${unknown[0]}`,
+      expected: `only the known fields ${known.join(', ')}`,
+      received: `unknown field(s) ${unknown.join(', ')}`,
+    });
   }
 }
 
 /** Validate a spec and fill in defaults. Throws {@link InvalidInputError} naming the bad field. */
 export function resolveNamespaceSpec(spec: NamespaceSpec): ResolvedNamespaceSpec & { salt: string | undefined } {
   if (spec === null || typeof spec !== 'object') {
-    throw new InvalidInputError(`namespace spec must be an object, got ${describeValue(spec)}`);
+    throw InvalidInputError.at('spec', 'a namespace spec object', spec);
   }
   // Unknown fields are refused: a caller adding e.g. a pipeline rank must not believe it isolates entries.
-  rejectUnknownKeys(spec, SPEC_KEYS, 'namespace spec');
+  rejectUnknownKeys(spec, SPEC_KEYS, 'spec');
   const { modelFingerprint, kvDtype, kvFormatVersion } = spec;
   if (typeof modelFingerprint !== 'string' || !HEX_FINGERPRINT_RE.test(modelFingerprint)) {
-    throw new InvalidInputError(
-      `modelFingerprint must be a hex string of 16–128 digits (e.g. a SHA-256 of the weights), got ${describeValue(modelFingerprint)}`,
-    );
+    throw InvalidInputError.at('spec.modelFingerprint', 'a hex string of 16–128 digits (e.g. a SHA-256 of the weights)', modelFingerprint);
   }
   if (typeof kvDtype !== 'string' || !DTYPE_RE.test(kvDtype)) {
     // Strict rather than normalising: 'FP16' vs 'fp16' silently splitting a cache is the bug to avoid.
-    throw new InvalidInputError(
-      `kvDtype must be a lowercase name of 1–32 characters [a-z0-9._-] such as 'fp16', got ${describeValue(kvDtype)}`,
-    );
+    throw InvalidInputError.at('spec.kvDtype', "a lowercase name of 1–32 characters [a-z0-9._-] such as 'fp16'", kvDtype);
   }
-  assertInt(kvFormatVersion, 'kvFormatVersion', 0, U32_MAX);
+  assertInt(kvFormatVersion, 'spec.kvFormatVersion', 0, U32_MAX);
   const blockSize = spec.blockSize ?? DEFAULT_NAMESPACE_OPTIONS.blockSize;
-  assertBlockSize(blockSize);
+  assertBlockSize(blockSize, 'spec.blockSize');
   const layout = spec.layout ?? DEFAULT_NAMESPACE_OPTIONS.layout;
   if (layout === null || typeof layout !== 'object') {
-    throw new InvalidInputError(`layout must be an object { tpRank, tpSize }, got ${describeValue(layout)}`);
+    throw InvalidInputError.at('spec.layout', 'an object { tpRank, tpSize }', layout);
   }
-  rejectUnknownKeys(layout, LAYOUT_KEYS, 'layout');
+  rejectUnknownKeys(layout, LAYOUT_KEYS, 'spec.layout');
   const tpSize = layout.tpSize ?? DEFAULT_NAMESPACE_OPTIONS.layout.tpSize;
   const tpRank = layout.tpRank ?? DEFAULT_NAMESPACE_OPTIONS.layout.tpRank;
-  assertInt(tpSize, 'layout.tpSize', 1, 65_536);
-  assertInt(tpRank, 'layout.tpRank', 0, tpSize - 1);
+  assertInt(tpSize, 'spec.layout.tpSize', 1, 65_536);
+  assertInt(tpRank, 'spec.layout.tpRank', 0, tpSize - 1);
   const salt = spec.salt;
   if (salt !== undefined) {
     if (typeof salt !== 'string' || salt.length === 0) {
-      throw new InvalidInputError(`salt must be a non-empty string or omitted, got ${describeValue(salt)}`);
+      throw InvalidInputError.at('spec.salt', 'a non-empty string or omitted', salt);
     }
-    assertWellFormedString(salt, 'salt');
+    assertWellFormedString(salt, 'spec.salt');
     const bytes = Buffer.byteLength(salt, 'utf8');
-    if (bytes > MAX_SALT_BYTES) throw new InvalidInputError(`salt must be at most ${MAX_SALT_BYTES} UTF-8 bytes, got ${bytes}`);
+    if (bytes > MAX_SALT_BYTES) {
+      throw new InvalidInputError({
+        path: 'spec.salt',
+        expected: `at most ${MAX_SALT_BYTES} UTF-8 bytes`,
+        received: `${bytes} bytes`,
+        limit: MAX_SALT_BYTES,
+        actual: bytes,
+      });
+    }
   }
   return {
     modelFingerprint: modelFingerprint.toLowerCase(), // hex case carries no information
@@ -211,7 +219,7 @@ export function createNamespace(spec: NamespaceSpec): Namespace {
 export function assertNamespace(ns: unknown, what = 'namespace'): asserts ns is Namespace {
   const n = ns as Partial<Namespace> | null;
   if (n === null || typeof n !== 'object' || !isBlockHash(n.hash)) {
-    throw new InvalidInputError(`${what} must be a Namespace from createNamespace(), got ${describeValue(ns)}`);
+    throw InvalidInputError.at(what, 'a Namespace from createNamespace()', ns);
   }
   assertBlockSize(n.blockSize, `${what}.blockSize`);
 }

@@ -25,15 +25,28 @@ export function weightsFromSafetensors(bytes: Uint8Array, config: ModelConfig): 
   for (const spec of weightSpecs(config)) {
     expected.add(spec.name);
     const info = reader.tensors.get(spec.name);
-    if (info === undefined) throw new ModelMismatchError(`checkpoint lacks tensor ${spec.name} that config.json implies`);
+    const where = `${CHECKPOINT_FILES.weights}[${JSON.stringify(spec.name)}]`;
+    if (info === undefined) {
+      throw new ModelMismatchError({ message: `checkpoint lacks tensor ${spec.name} that config.json implies`, path: where, expected: `a tensor [${spec.shape.join(', ')}] (config.json implies it)`, received: 'no such tensor' });
+    }
     if (info.shape.length !== spec.shape.length || info.shape.some((d, i) => d !== spec.shape[i])) {
-      throw new ModelMismatchError(`checkpoint tensor ${spec.name} has shape [${info.shape.join(', ')}] but config.json implies [${spec.shape.join(', ')}]`);
+      throw new ModelMismatchError({
+        message: `checkpoint tensor ${spec.name} has shape [${info.shape.join(', ')}] but config.json implies [${spec.shape.join(', ')}]`,
+        path: `${where}.shape`,
+        expected: `[${spec.shape.join(', ')}] (config.json implies it)`,
+        received: `[${info.shape.join(', ')}]`,
+      });
     }
     weights.set(spec.name, reader.float32(spec.name));
   }
   for (const name of reader.names()) {
     if (expected.has(name) || IGNORED_TENSOR.test(name) || (config.tieWordEmbeddings && name === 'lm_head.weight')) continue;
-    throw new ModelMismatchError(`checkpoint has tensor ${name} that a Llama model with this config.json does not use`);
+    throw new ModelMismatchError({
+      message: `checkpoint has tensor ${name} that a Llama model with this config.json does not use`,
+      path: `${CHECKPOINT_FILES.weights}[${JSON.stringify(name)}]`,
+      expected: 'only the tensors a Llama model with this config.json uses',
+      received: 'a tensor it does not use',
+    });
   }
   return weights;
 }
@@ -42,7 +55,7 @@ export function weightsFromSafetensors(bytes: Uint8Array, config: ModelConfig): 
 export function weightsToSafetensors(config: ModelConfig, weights: LlamaWeights, metadata: Record<string, string> = {}): Uint8Array {
   const tensors = weightSpecs(config).map((spec) => {
     const data = weights.get(spec.name);
-    if (data === undefined) throw new ModelMismatchError(`weights lack tensor ${spec.name}`);
+    if (data === undefined) throw new ModelMismatchError({ path: `weights[${JSON.stringify(spec.name)}]`, expected: `a tensor [${spec.shape.join(', ')}]`, received: 'undefined' });
     return { name: spec.name, shape: spec.shape, data };
   });
   return writeSafetensors(tensors, { format: 'pt', ...metadata });
@@ -56,13 +69,13 @@ export async function readCheckpoint(dir: string): Promise<{ config: Readonly<Mo
   try {
     configText = await fs.readFile(configPath, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read ${configPath}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError({ message: `cannot read ${configPath}: ${(err as Error).message}`, path: configPath, expected: 'a readable config.json', received: errnoOf(err) }, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(configText);
   } catch (err) {
-    throw new ConfigError(`${configPath} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError({ message: `${configPath} is not valid JSON: ${(err as Error).message}`, path: configPath, expected: 'valid JSON', received: (err as Error).message }, { cause: err });
   }
   const config = configFromHuggingFace(json, path.basename(path.resolve(dir)));
   let bytes: Uint8Array;
@@ -73,8 +86,15 @@ export async function readCheckpoint(dir: string): Promise<{ config: Readonly<Mo
       .access(path.join(dir, CHECKPOINT_FILES.shardIndex))
       .then(() => true)
       .catch(() => false);
-    if (sharded) throw new UnsupportedFormatError(`${dir} holds a sharded checkpoint (${CHECKPOINT_FILES.shardIndex}); only a single ${CHECKPOINT_FILES.weights} is supported`);
-    throw new CorruptEntryError(`cannot read ${weightsPath}: ${(err as Error).message}`, { cause: err });
+    if (sharded) {
+      throw new UnsupportedFormatError({
+        message: `${dir} holds a sharded checkpoint (${CHECKPOINT_FILES.shardIndex}); only a single ${CHECKPOINT_FILES.weights} is supported`,
+        path: dir,
+        expected: `a single ${CHECKPOINT_FILES.weights}`,
+        received: `a sharded checkpoint (${CHECKPOINT_FILES.shardIndex})`,
+      });
+    }
+    throw new CorruptEntryError({ message: `cannot read ${weightsPath}: ${(err as Error).message}`, path: weightsPath, expected: `a readable ${CHECKPOINT_FILES.weights}`, received: errnoOf(err) }, { cause: err });
   }
   return { config, weights: weightsFromSafetensors(bytes, config) };
 }
@@ -84,4 +104,9 @@ export async function writeCheckpoint(dir: string, config: ModelConfig, weights:
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, CHECKPOINT_FILES.weights), weightsToSafetensors(config, weights, metadata));
   await fs.writeFile(path.join(dir, CHECKPOINT_FILES.config), JSON.stringify(configToHuggingFace(config), null, 2) + '\n');
+}
+
+/** The short reason a file could not be read: its errno code (`ENOENT`) or else the message. */
+function errnoOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../runtime/errors';
+import { ConfigError, describeValue } from '../runtime/errors';
 
 /**
  * The shape of a decoder-only, Llama-style transformer: token embedding, `numLayers` blocks of
@@ -62,27 +62,26 @@ const POSITIVE_INTEGER_FIELDS = [
  * Every entry point that takes a config calls this, so the rest of the model can trust it.
  */
 export function validateModelConfig(config: ModelConfig): Readonly<ModelConfig> {
-  if (config === null || typeof config !== 'object') throw new ConfigError(`a model config must be an object, got ${typeof config}`);
+  const bad = (field: string, expected: string, value: unknown): ConfigError => new ConfigError({ path: `config.${field}`, expected, received: describeValue(value) });
+  if (config === null || typeof config !== 'object') throw new ConfigError({ path: 'config', expected: 'a model config object', received: describeValue(config) });
   for (const field of POSITIVE_INTEGER_FIELDS) {
     const v = config[field];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new ConfigError(`model config field ${field} must be a positive integer, got ${JSON.stringify(v)}`);
-    }
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(field, 'a positive integer', v);
   }
-  if (typeof config.name !== 'string') throw new ConfigError(`model config field name must be a string, got ${typeof config.name}`);
+  if (typeof config.name !== 'string') throw bad('name', 'a string', config.name);
   if (typeof config.rmsNormEps !== 'number' || !Number.isFinite(config.rmsNormEps) || config.rmsNormEps <= 0) {
-    throw new ConfigError(`model config field rmsNormEps must be a positive finite number, got ${JSON.stringify(config.rmsNormEps)}`);
+    throw bad('rmsNormEps', 'a positive finite number', config.rmsNormEps);
   }
   if (typeof config.ropeTheta !== 'number' || !Number.isFinite(config.ropeTheta) || config.ropeTheta <= 1) {
-    throw new ConfigError(`model config field ropeTheta must be a finite number > 1, got ${JSON.stringify(config.ropeTheta)}`);
+    throw bad('ropeTheta', 'a finite number > 1', config.ropeTheta);
   }
-  if (typeof config.tieWordEmbeddings !== 'boolean') {
-    throw new ConfigError(`model config field tieWordEmbeddings must be a boolean, got ${JSON.stringify(config.tieWordEmbeddings)}`);
-  }
+  if (typeof config.tieWordEmbeddings !== 'boolean') throw bad('tieWordEmbeddings', 'a boolean', config.tieWordEmbeddings);
   if (config.numKvHeads > config.numHeads || config.numHeads % config.numKvHeads !== 0) {
-    throw new ConfigError(`numHeads (${config.numHeads}) must be a multiple of numKvHeads (${config.numKvHeads})`);
+    throw bad('numHeads', `a multiple of numKvHeads (${config.numKvHeads})`, config.numHeads);
   }
-  if (config.headDim % 2 !== 0) throw new ConfigError(`headDim must be even (RoPE rotates pairs of channels), got ${config.headDim}`);
+  if (config.headDim % 2 !== 0) {
+    throw new ConfigError({ path: 'config.headDim', expected: 'an even number (RoPE rotates pairs of channels)', received: String(config.headDim) });
+  }
   const copy: ModelConfig = {
     name: config.name,
     vocabSize: config.vocabSize,
@@ -109,7 +108,7 @@ export type KVShapeConfig = Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'head
  */
 export function kvBytesPerToken(config: KVShapeConfig, bytesPerValue: number): number {
   if (!(typeof bytesPerValue === 'number' && bytesPerValue > 0 && Number.isFinite(bytesPerValue))) {
-    throw new ConfigError(`bytesPerValue must be a positive number (4 for fp32, 2 for fp16, 1 for int8), got ${JSON.stringify(bytesPerValue)}`);
+    throw new ConfigError({ path: 'bytesPerValue', expected: 'a positive number (4 for fp32, 2 for fp16, 1 for int8)', received: describeValue(bytesPerValue) });
   }
   return 2 * config.numLayers * config.numKvHeads * config.headDim * bytesPerValue;
 }

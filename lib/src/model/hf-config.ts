@@ -1,4 +1,4 @@
-import { ConfigError, UnsupportedFormatError } from '../runtime/errors';
+import { ConfigError, UnsupportedFormatError, describeValue } from '../runtime/errors';
 import { validateModelConfig, type ModelConfig } from './config';
 
 /** The subset of a Hugging Face `LlamaConfig` (config.json) this library reads and writes. */
@@ -36,28 +36,26 @@ const HF_DEFAULTS = { rms_norm_eps: 1e-6, rope_theta: 10000, max_position_embedd
  */
 export function configFromHuggingFace(json: unknown, name = 'checkpoint'): Readonly<ModelConfig> {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new ConfigError(`config.json must hold a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}`);
+    throw new ConfigError({ path: 'config.json', expected: 'a JSON object', received: describeValue(json) });
   }
   const hf = json as Record<string, unknown>;
-  if (hf.model_type !== undefined && hf.model_type !== 'llama') {
-    throw new UnsupportedFormatError(`config.json has model_type ${JSON.stringify(hf.model_type)}; only "llama" is supported`);
-  }
-  if (hf.rope_scaling !== undefined && hf.rope_scaling !== null) {
-    throw new UnsupportedFormatError(`config.json sets rope_scaling ${JSON.stringify(hf.rope_scaling)}; only plain RoPE is implemented`);
-  }
-  if (hf.hidden_act !== undefined && hf.hidden_act !== 'silu') {
-    throw new UnsupportedFormatError(`config.json has hidden_act ${JSON.stringify(hf.hidden_act)}; only "silu" (SwiGLU) is implemented`);
-  }
+  const unsupported = (key: string, expected: string): UnsupportedFormatError =>
+    new UnsupportedFormatError({ path: `config.json.${key}`, expected, received: shown(hf[key]) });
+  if (hf.model_type !== undefined && hf.model_type !== 'llama') throw unsupported('model_type', '"llama" (the only architecture supported)');
+  if (hf.rope_scaling !== undefined && hf.rope_scaling !== null) throw unsupported('rope_scaling', 'null (only plain RoPE is implemented)');
+  if (hf.hidden_act !== undefined && hf.hidden_act !== 'silu') throw unsupported('hidden_act', '"silu" (SwiGLU, the only activation implemented)');
   for (const flag of ['attention_bias', 'mlp_bias'] as const) {
-    if (hf[flag] !== undefined && hf[flag] !== false) {
-      throw new UnsupportedFormatError(`config.json has ${flag}=${JSON.stringify(hf[flag])}; only bias-free projections are implemented`);
-    }
+    if (hf[flag] !== undefined && hf[flag] !== false) throw unsupported(flag, 'false (only bias-free projections are implemented)');
   }
   const hidden = requireNumber(hf, 'hidden_size');
   const heads = requireNumber(hf, 'num_attention_heads');
   const headDim = optionalNumber(hf, 'head_dim') ?? hidden / heads;
   if (!Number.isInteger(headDim)) {
-    throw new ConfigError(`config.json has no head_dim and hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+    throw new ConfigError({
+      path: 'config.json.hidden_size',
+      expected: `a multiple of num_attention_heads (${heads}) when there is no head_dim`,
+      received: String(hidden),
+    });
   }
   return validateModelConfig({
     name,
@@ -102,21 +100,27 @@ export function configToHuggingFace(config: ModelConfig): HuggingFaceLlamaConfig
 
 function requireNumber(hf: Record<string, unknown>, key: string): number {
   const v = hf[key];
-  if (v === undefined) throw new ConfigError(`config.json lacks required field ${key}`);
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`config.json field ${key} must be a number, got ${JSON.stringify(v)}`);
+  if (v === undefined) throw new ConfigError({ path: `config.json.${key}`, expected: 'a number (a required field)', received: 'no such field' });
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError({ path: `config.json.${key}`, expected: 'a number', received: shown(v) });
   return v;
 }
 
 function optionalNumber(hf: Record<string, unknown>, key: string): number | undefined {
   const v = hf[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`config.json field ${key} must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError({ path: `config.json.${key}`, expected: 'a number', received: shown(v) });
   return v;
 }
 
 function optionalBoolean(hf: Record<string, unknown>, key: string): boolean | undefined {
   const v = hf[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new ConfigError(`config.json field ${key} must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new ConfigError({ path: `config.json.${key}`, expected: 'true or false', received: shown(v) });
   return v;
+}
+
+/** A JSON value as it appears in config.json, cut short. */
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }

@@ -52,23 +52,33 @@ export class KVCache {
 
   constructor(init: KVCacheInit) {
     if (typeof init.fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(init.fingerprint)) {
-      throw new InvalidInputError(`KV cache fingerprint must be 64 lowercase hex characters, got ${describeValue(init.fingerprint)}`);
+      throw InvalidInputError.at('init.fingerprint', 'a model fingerprint: 64 lowercase hex characters', init.fingerprint);
     }
-    checkNonNegativeInteger('startPosition', init.startPosition);
+    checkNonNegativeInteger('init.startPosition', init.startPosition);
     if (!Array.isArray(init.keys) || init.keys.length === 0 || !Array.isArray(init.values) || init.values.length !== init.keys.length) {
-      throw new InvalidInputError('a KV cache needs the same positive number of key and value tensors (one per layer)');
+      throw new InvalidInputError({
+        path: 'init.keys, init.values',
+        expected: 'the same positive number of key and value tensors (one per layer)',
+        received: `${describeValue(init.keys)} and ${describeValue(init.values)}`,
+      });
     }
     const first = init.keys[0] as tf.Tensor3D;
-    if (first.rank !== 3) throw new InvalidInputError(`KV tensors must have rank 3 [kvHeads, tokens, headDim], got shape [${first.shape.join(', ')}]`);
+    if (first.rank !== 3) {
+      throw new InvalidInputError({ path: 'init.keys[0]', expected: 'a tensor of rank 3 [kvHeads, tokens, headDim]', received: `shape [${first.shape.join(', ')}]` });
+    }
     const [heads, tokens, headDim] = first.shape;
     for (const [kind, list] of [['key', init.keys], ['value', init.values]] as const) {
       list.forEach((t, layer) => {
         if (t.rank !== 3 || t.shape[0] !== heads || t.shape[1] !== tokens || t.shape[2] !== headDim || t.dtype !== 'float32') {
-          throw new InvalidInputError(`layer ${layer} ${kind} tensor is ${t.dtype} [${t.shape.join(', ')}], expected float32 [${heads}, ${tokens}, ${headDim}]`);
+          throw new InvalidInputError({
+            path: `init.${kind}s[${layer}]`,
+            expected: `float32 [${heads}, ${tokens}, ${headDim}] (the shape of layer 0)`,
+            received: `${t.dtype} [${t.shape.join(', ')}]`,
+          });
         }
       });
     }
-    if (tokens === 0) throw new InvalidInputError('a KV cache must hold at least one token');
+    if (tokens === 0) throw new InvalidInputError({ path: 'init.keys[0]', expected: 'at least one token', received: '0 tokens' });
     this.fingerprint = init.fingerprint;
     this.startPosition = init.startPosition;
     this.tokens = tokens;
@@ -108,10 +118,16 @@ export class KVCache {
   /** Tokens `from` … `to-1` of this cache (indices relative to it) as a new cache; `startPosition` moves accordingly. */
   slice(from: number, to: number): KVCache {
     this.assertUsable();
-    checkNonNegativeInteger('slice start', from);
-    checkNonNegativeInteger('slice end', to);
+    checkNonNegativeInteger('from', from);
+    checkNonNegativeInteger('to', to);
     if (!(from < to && to <= this.tokens)) {
-      throw new InvalidInputError(`slice(${from}, ${to}) is not a non-empty range inside a KV cache of ${this.tokens} tokens`);
+      throw new InvalidInputError({
+        path: 'from, to',
+        expected: `a non-empty range inside a KV cache of ${this.tokens} tokens (from < to ≤ ${this.tokens})`,
+        received: `slice(${from}, ${to})`,
+        limit: this.tokens,
+        actual: to,
+      });
     }
     const cut = (t: tf.Tensor3D): tf.Tensor3D => tf.slice(t, [0, from, 0], [this.numKvHeads, to - from, this.headDim]);
     return new KVCache({
@@ -129,23 +145,36 @@ export class KVCache {
 
   /** Join consecutive caches in one copy (cheaper than repeated `concat` when assembling many blocks). */
   static concatAll(parts: readonly KVCache[]): KVCache {
-    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidInputError('concatAll needs at least one KV cache');
+    if (!Array.isArray(parts) || parts.length === 0) throw InvalidInputError.at('parts', 'at least one KV cache', parts);
     const first = parts[0] as KVCache;
     parts.forEach((p, i) => {
-      if (!(p instanceof KVCache)) throw new InvalidInputError(`concatAll: part ${i} is ${describeValue(p)}, not a KVCache`);
-      p.assertUsable();
+      if (!(p instanceof KVCache)) throw InvalidInputError.at(`parts[${i}]`, 'a KVCache', p);
+      p.assertUsable(`parts[${i}]`);
       if (p.fingerprint !== first.fingerprint) {
-        throw new ModelMismatchError(`cannot join KV caches of different models (fingerprints ${first.fingerprint.slice(0, 12)}… and ${p.fingerprint.slice(0, 12)}…)`);
+        throw new ModelMismatchError({
+          message: `cannot join KV caches of different models (fingerprints ${first.fingerprint.slice(0, 12)}… and ${p.fingerprint.slice(0, 12)}…)`,
+          path: `parts[${i}].fingerprint`,
+          expected: `${first.fingerprint.slice(0, 12)}… (the model of parts[0])`,
+          received: `${p.fingerprint.slice(0, 12)}…`,
+        });
       }
       if (p.numLayers !== first.numLayers || p.numKvHeads !== first.numKvHeads || p.headDim !== first.headDim) {
-        throw new ModelMismatchError(
-          `cannot join KV caches of different shapes (${first.numLayers}×${first.numKvHeads}×${first.headDim} and ${p.numLayers}×${p.numKvHeads}×${p.headDim})`,
-        );
+        throw new ModelMismatchError({
+          message: `cannot join KV caches of different shapes (${first.numLayers}×${first.numKvHeads}×${first.headDim} and ${p.numLayers}×${p.numKvHeads}×${p.headDim})`,
+          path: `parts[${i}]`,
+          expected: `layers×kvHeads×headDim ${first.numLayers}×${first.numKvHeads}×${first.headDim} (the shape of parts[0])`,
+          received: `${p.numLayers}×${p.numKvHeads}×${p.headDim}`,
+        });
       }
       if (i > 0) {
         const prev = parts[i - 1] as KVCache;
         if (p.startPosition !== prev.endPosition) {
-          throw new InvalidInputError(`KV caches are not consecutive: part ${i} starts at position ${p.startPosition}, the previous part ends at ${prev.endPosition}`);
+          throw new InvalidInputError({
+            message: `KV caches are not consecutive: part ${i} starts at position ${p.startPosition}, the previous part ends at ${prev.endPosition}`,
+            path: `parts[${i}].startPosition`,
+            expected: `${prev.endPosition} (where parts[${i - 1}] ends)`,
+            received: String(p.startPosition),
+          });
         }
       }
     });
@@ -198,23 +227,23 @@ export class KVCache {
 
   /** Rebuild a cache from {@link toArrays} output (validated; throws `InvalidInputError` naming the bad field). */
   static fromArrays(arrays: KVCacheArrays): KVCache {
-    if (arrays === null || typeof arrays !== 'object') throw new InvalidInputError(`fromArrays needs an object, got ${describeValue(arrays)}`);
+    if (arrays === null || typeof arrays !== 'object') throw InvalidInputError.at('arrays', 'an object from toArrays()', arrays);
     const { tokens, numKvHeads, headDim, layers } = arrays;
     // Checked here as well as in the constructor so that nothing is allocated for invalid input.
     if (typeof arrays.fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(arrays.fingerprint)) {
-      throw new InvalidInputError(`KV arrays: fingerprint must be 64 lowercase hex characters, got ${describeValue(arrays.fingerprint)}`);
+      throw InvalidInputError.at('arrays.fingerprint', 'a model fingerprint: 64 lowercase hex characters', arrays.fingerprint);
     }
-    checkNonNegativeInteger('KV arrays: startPosition', arrays.startPosition);
+    checkNonNegativeInteger('arrays.startPosition', arrays.startPosition);
     for (const [name, v] of [['tokens', tokens], ['numKvHeads', numKvHeads], ['headDim', headDim]] as const) {
-      if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidInputError(`KV arrays: ${name} must be a positive integer, got ${describeValue(v)}`);
+      if (!Number.isSafeInteger(v) || v <= 0) throw InvalidInputError.at(`arrays.${name}`, 'a positive integer', v);
     }
-    if (!Array.isArray(layers) || layers.length === 0) throw new InvalidInputError(`KV arrays: layers must be a non-empty array, got ${describeValue(layers)}`);
+    if (!Array.isArray(layers) || layers.length === 0) throw InvalidInputError.at('arrays.layers', 'a non-empty array', layers);
     const size = numKvHeads * tokens * headDim;
     layers.forEach((layer, i) => {
       for (const kind of ['keys', 'values'] as const) {
         const a = (layer as Record<string, unknown> | null)?.[kind];
         if (!(a instanceof Float32Array) || a.length !== size) {
-          throw new InvalidInputError(`KV arrays: layer ${i} ${kind} must be a Float32Array of ${size} values (${numKvHeads}×${tokens}×${headDim}), got ${describeValue(a)}`);
+          throw InvalidInputError.at(`arrays.layers[${i}].${kind}`, `a Float32Array of ${size} values (${numKvHeads}×${tokens}×${headDim})`, a);
         }
       }
     });
@@ -228,18 +257,16 @@ export class KVCache {
     });
   }
 
-  private assertUsable(): void {
-    if (this.disposed) throw new InvalidInputError('this KV cache has been disposed');
+  private assertUsable(what = 'this'): void {
+    if (this.disposed) throw new InvalidInputError({ path: what, expected: 'a live KV cache', received: 'a KV cache that has been disposed' });
   }
 
   private checkLayer(layer: number): number {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) {
-      throw new InvalidInputError(`layer must be an integer in [0, ${this.numLayers}), got ${describeValue(layer)}`);
-    }
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw InvalidInputError.at('layer', `an integer in [0, ${this.numLayers})`, layer);
     return layer;
   }
 }
 
 function checkNonNegativeInteger(name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidInputError(`${name} must be a non-negative integer, got ${describeValue(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw InvalidInputError.at(name, 'a non-negative integer', v);
 }

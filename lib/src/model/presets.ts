@@ -1,15 +1,17 @@
-import { ConfigError } from '../runtime/errors';
+import { ConfigError, describeValue } from '../runtime/errors';
 import { validateModelConfig, type ModelConfig } from './config';
 
 /** Presets that can be instantiated with seeded weights. */
 export type RunnablePresetName = 'tiny' | 'default';
 /** Published shapes of real models, for size arithmetic (KV bytes per token, parameter counts) only. */
 export type SizeOnlyPresetName = 'llama2-7b' | 'llama3-8b' | 'llama3-70b';
+/** The name of a model preset: a runnable one (`tiny`, `default`) or a real model's shape for size arithmetic. */
 export type PresetName = RunnablePresetName | SizeOnlyPresetName;
 
 /** r50k_base (GPT-2) has 50 257 ids; both runnable presets cover it so any text can be fed to them. */
 const TOKENIZER_VOCAB = 50257;
 
+/** The config of every preset, by name (frozen). Use {@link getPreset} to look one up with a checked name. */
 export const MODEL_PRESETS: Readonly<Record<PresetName, Readonly<ModelConfig>>> = Object.freeze({
   /**
    * For tests and KVLAB_FAST runs: two small layers, but the full tokenizer vocabulary, so it works
@@ -101,6 +103,7 @@ export const MODEL_PRESETS: Readonly<Record<PresetName, Readonly<ModelConfig>>> 
 
 const SIZE_ONLY: ReadonlySet<string> = new Set<SizeOnlyPresetName>(['llama2-7b', 'llama3-8b', 'llama3-70b']);
 
+/** True when `name` is the name of a preset in {@link MODEL_PRESETS}. */
 export function isPresetName(name: unknown): name is PresetName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(MODEL_PRESETS, name);
 }
@@ -113,7 +116,12 @@ export function isSizeOnlyPreset(name: PresetName): name is SizeOnlyPresetName {
 /** The config of a preset. Throws `ConfigError` for an unknown name. */
 export function getPreset(name: PresetName): Readonly<ModelConfig> {
   if (!isPresetName(name)) {
-    throw new ConfigError(`unknown model preset ${JSON.stringify(name)}; known presets: ${Object.keys(MODEL_PRESETS).join(', ')}`);
+    throw new ConfigError({
+      message: `unknown model preset ${JSON.stringify(name)}; known presets: ${Object.keys(MODEL_PRESETS).join(', ')}`,
+      path: 'name',
+      expected: `a known preset: ${Object.keys(MODEL_PRESETS).join(', ')}`,
+      received: describeValue(name),
+    });
   }
   return MODEL_PRESETS[name];
 }

@@ -1,4 +1,4 @@
-import { CorruptEntryError, UnsupportedFormatError } from '../runtime/errors';
+import { CorruptEntryError, UnsupportedFormatError, describeValue } from '../runtime/errors';
 import { decodeBfloat16, decodeFloat16, decodeFloat32, float32ToBytes } from './half';
 
 /**
@@ -44,21 +44,41 @@ export class SafetensorsReader {
 
   /** Throws `CorruptEntryError` for a malformed container, `UnsupportedFormatError` for a dtype other than F32/F16/BF16. */
   constructor(bytes: Uint8Array) {
-    if (!(bytes instanceof Uint8Array)) throw new CorruptEntryError(`safetensors input must be a Uint8Array, got ${typeof bytes}`);
-    if (bytes.byteLength < 8) throw new CorruptEntryError(`safetensors buffer of ${bytes.byteLength} bytes is too short for the 8-byte header length`);
+    if (!(bytes instanceof Uint8Array)) {
+      throw new CorruptEntryError({ message: `safetensors input must be a Uint8Array, got ${typeof bytes}`, path: 'bytes', expected: 'a Uint8Array', received: describeValue(bytes) });
+    }
+    if (bytes.byteLength < 8) {
+      throw new CorruptEntryError({
+        message: `safetensors buffer of ${bytes.byteLength} bytes is too short for the 8-byte header length`,
+        path: 'bytes',
+        expected: 'at least the 8-byte header length',
+        received: `${bytes.byteLength} bytes`,
+      });
+    }
     const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
     if (headerLength > BigInt(MAX_HEADER_BYTES) || headerLength > BigInt(bytes.byteLength - 8)) {
-      throw new CorruptEntryError(`safetensors header length ${headerLength} does not fit in a buffer of ${bytes.byteLength} bytes`);
+      const limit = Math.min(MAX_HEADER_BYTES, bytes.byteLength - 8);
+      throw new CorruptEntryError({
+        message: `safetensors header length ${headerLength} does not fit in a buffer of ${bytes.byteLength} bytes`,
+        path: 'header length',
+        expected: `at most ${limit} bytes (the ${MAX_HEADER_BYTES}-byte cap and what the buffer holds)`,
+        received: String(headerLength),
+        limit,
+        actual: Number(headerLength),
+      });
     }
     const n = Number(headerLength);
     let header: unknown;
     try {
       header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
     } catch (err) {
-      throw new CorruptEntryError(`safetensors header is not valid UTF-8 JSON: ${(err as Error).message}`, { cause: err });
+      throw new CorruptEntryError(
+        { message: `safetensors header is not valid UTF-8 JSON: ${(err as Error).message}`, path: 'header', expected: 'UTF-8 JSON', received: (err as Error).message },
+        { cause: err },
+      );
     }
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-      throw new CorruptEntryError('safetensors header must be a JSON object');
+      throw new CorruptEntryError({ message: 'safetensors header must be a JSON object', path: 'header', expected: 'a JSON object', received: describeValue(header) });
     }
     this.bytes = bytes;
     this.dataStart = 8 + n;
@@ -89,7 +109,9 @@ export class SafetensorsReader {
   /** The tensor's values widened to float32 (a fresh array). Throws `CorruptEntryError` for an unknown name. */
   float32(name: string): Float32Array {
     const info = this.tensors.get(name);
-    if (info === undefined) throw new CorruptEntryError(`safetensors file has no tensor named ${JSON.stringify(name)}`);
+    if (info === undefined) {
+      throw new CorruptEntryError({ message: `safetensors file has no tensor named ${JSON.stringify(name)}`, path: 'name', expected: 'the name of a tensor in the file', received: describeValue(name) });
+    }
     const offset = this.dataStart + info.begin;
     const count = numel(info.shape);
     switch (info.dtype) {
@@ -111,13 +133,23 @@ export function writeSafetensors(tensors: readonly SafetensorsTensor[], metadata
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   let offset = 0;
-  for (const t of tensors) {
+  for (const [i, t] of tensors.entries()) {
     if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name)) {
-      throw new CorruptEntryError(`tensor name ${JSON.stringify(t.name)} is reserved or repeated`);
+      throw new CorruptEntryError({
+        message: `tensor name ${JSON.stringify(t.name)} is reserved or repeated`,
+        path: `tensors[${i}].name`,
+        expected: 'a name not yet used and not __metadata__',
+        received: describeValue(t.name),
+      });
     }
     const count = numel(t.shape);
     if (count !== t.data.length) {
-      throw new CorruptEntryError(`tensor ${t.name} has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values`);
+      throw new CorruptEntryError({
+        message: `tensor ${t.name} has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values`,
+        path: `tensors[${i}].data`,
+        expected: `${count} values (shape [${t.shape.join(', ')}])`,
+        received: `${t.data.length} values`,
+      });
     }
     header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + count * 4] };
     offset += count * 4;
@@ -149,29 +181,52 @@ function numel(shape: readonly number[]): number {
 
 function parseMetadata(entry: unknown): Record<string, string> {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-    throw new CorruptEntryError('safetensors __metadata__ must be an object of strings');
+    throw new CorruptEntryError({ message: 'safetensors __metadata__ must be an object of strings', path: 'header.__metadata__', expected: 'an object of strings', received: describeValue(entry) });
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-    if (typeof v !== 'string') throw new CorruptEntryError(`safetensors __metadata__.${k} must be a string, got ${typeof v}`);
+    if (typeof v !== 'string') {
+      throw new CorruptEntryError({ message: `safetensors __metadata__.${k} must be a string, got ${typeof v}`, path: `header.__metadata__.${k}`, expected: 'a string', received: describeValue(v) });
+    }
     out[k] = v;
   }
   return out;
 }
 
 function parseEntry(name: string, entry: unknown, dataLength: number): SafetensorsTensorInfo {
+  const at = `header[${JSON.stringify(name)}]`;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-    throw new CorruptEntryError(`safetensors entry ${name} must be an object with dtype, shape and data_offsets`);
+    throw new CorruptEntryError({
+      message: `safetensors entry ${name} must be an object with dtype, shape and data_offsets`,
+      path: at,
+      expected: 'an object with dtype, shape and data_offsets',
+      received: describeValue(entry),
+    });
   }
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string' || !KNOWN_DTYPES.has(dtype)) {
-    throw new CorruptEntryError(`safetensors entry ${name} has unknown dtype ${JSON.stringify(dtype)}`);
+    throw new CorruptEntryError({
+      message: `safetensors entry ${name} has unknown dtype ${JSON.stringify(dtype)}`,
+      path: `${at}.dtype`,
+      expected: 'a safetensors dtype',
+      received: describeValue(dtype),
+    });
   }
   if (!(dtype in ITEM_SIZE)) {
-    throw new UnsupportedFormatError(`safetensors tensor ${name} has dtype ${dtype}; supported: ${Object.keys(ITEM_SIZE).join(', ')}`);
+    throw new UnsupportedFormatError({
+      message: `safetensors tensor ${name} has dtype ${dtype}; supported: ${Object.keys(ITEM_SIZE).join(', ')}`,
+      path: `${at}.dtype`,
+      expected: `a supported dtype: ${Object.keys(ITEM_SIZE).join(', ')}`,
+      received: dtype,
+    });
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw new CorruptEntryError(`safetensors entry ${name} has invalid shape ${JSON.stringify(shape)}`);
+    throw new CorruptEntryError({
+      message: `safetensors entry ${name} has invalid shape ${JSON.stringify(shape)}`,
+      path: `${at}.shape`,
+      expected: 'an array of non-negative integers',
+      received: String(JSON.stringify(shape)).slice(0, 60),
+    });
   }
   if (
     !Array.isArray(offsets) ||
@@ -179,16 +234,34 @@ function parseEntry(name: string, entry: unknown, dataLength: number): Safetenso
     !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) ||
     (offsets[0] as number) > (offsets[1] as number)
   ) {
-    throw new CorruptEntryError(`safetensors entry ${name} has invalid data_offsets ${JSON.stringify(offsets)}`);
+    throw new CorruptEntryError({
+      message: `safetensors entry ${name} has invalid data_offsets ${JSON.stringify(offsets)}`,
+      path: `${at}.data_offsets`,
+      expected: '[begin, end] with 0 ≤ begin ≤ end',
+      received: String(JSON.stringify(offsets)).slice(0, 60),
+    });
   }
   const [begin, end] = offsets as [number, number];
   if (end > dataLength) {
-    throw new CorruptEntryError(`safetensors tensor ${name} ends at byte ${end} but the data section has ${dataLength} bytes (truncated file?)`);
+    throw new CorruptEntryError({
+      message: `safetensors tensor ${name} ends at byte ${end} but the data section has ${dataLength} bytes (truncated file?)`,
+      path: `${at}.data_offsets`,
+      expected: `an end within the ${dataLength}-byte data section`,
+      received: `end ${end}`,
+      hint: 'Truncated file?',
+      limit: dataLength,
+      actual: end,
+    });
   }
   const typed = dtype as SafetensorsDtype;
   const expected = numel(shape as number[]) * ITEM_SIZE[typed];
   if (end - begin !== expected) {
-    throw new CorruptEntryError(`safetensors tensor ${name}: ${dtype} [${(shape as number[]).join(', ')}] needs ${expected} bytes, data_offsets span ${end - begin}`);
+    throw new CorruptEntryError({
+      message: `safetensors tensor ${name}: ${dtype} [${(shape as number[]).join(', ')}] needs ${expected} bytes, data_offsets span ${end - begin}`,
+      path: `${at}.data_offsets`,
+      expected: `a span of ${expected} bytes (${dtype} [${(shape as number[]).join(', ')}])`,
+      received: `${end - begin} bytes`,
+    });
   }
   return { dtype: typed, shape: [...(shape as number[])], begin, end };
 }
@@ -199,11 +272,21 @@ function checkCoverage(tensors: Map<string, SafetensorsTensorInfo>, dataLength: 
   let expected = 0;
   for (const [name, info] of spans) {
     if (info.begin !== expected) {
-      throw new CorruptEntryError(`safetensors tensor ${name} starts at byte ${info.begin}, expected ${expected} (overlap or hole in the data section)`);
+      throw new CorruptEntryError({
+        message: `safetensors tensor ${name} starts at byte ${info.begin}, expected ${expected} (overlap or hole in the data section)`,
+        path: `header[${JSON.stringify(name)}].data_offsets`,
+        expected: `a start at byte ${expected}`,
+        received: `a start at byte ${info.begin}`,
+      });
     }
     expected = info.end;
   }
   if (expected !== dataLength) {
-    throw new CorruptEntryError(`safetensors data section has ${dataLength} bytes but the tensors cover ${expected}`);
+    throw new CorruptEntryError({
+      message: `safetensors data section has ${dataLength} bytes but the tensors cover ${expected}`,
+      path: 'data section',
+      expected: `${expected} bytes (what the tensors cover)`,
+      received: `${dataLength} bytes`,
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidInputError, describeValue } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { checkTokenIds } from './inputs';
 
 /**
@@ -41,13 +41,13 @@ export class Tokenizer {
 
   /** Token ids of `text`. */
   encode(text: string): number[] {
-    if (typeof text !== 'string') throw new InvalidInputError(`encode needs a string, got ${describeValue(text)}`);
+    if (typeof text !== 'string') throw InvalidInputError.at('text', 'a string', text);
     return loadR50k().encode(text, { disallowedSpecial: new Set() });
   }
 
   /** Text of token ids (invalid UTF-8 from a partial multi-byte character becomes U+FFFD). */
   decode(ids: ArrayLike<number>): string {
     if ((Array.isArray(ids) || ArrayBuffer.isView(ids)) && ids.length === 0) return '';
-    return loadR50k().decode(checkTokenIds(ids, this.vocabSize, 'decode ids'));
+    return loadR50k().decode(checkTokenIds(ids, this.vocabSize, 'ids'));
   }
 }

@@ -10,6 +10,7 @@ import { getPreset, isPresetName, isSizeOnlyPreset, type PresetName } from './pr
 import { applyRope, ropeTables } from './rope';
 import { computeFingerprint, initWeights, weightSpecs, type LlamaWeights } from './weights';
 
+/** Options of a {@link LlamaModel} however it is built (created, loaded or from weights): how prefill is chunked. */
 export interface ModelOptions {
   /**
    * Prompt tokens processed per forward pass in `prefill`. Bounds the attention score matrix to
@@ -19,13 +20,16 @@ export interface ModelOptions {
   prefillChunkSize?: number;
 }
 
+/** Options of {@link LlamaModel.create}: the {@link ModelOptions} plus the seed of the random weights. */
 export interface CreateModelOptions extends ModelOptions {
   /** Seed of the weights: same (config, seed) → bit-identical weights and fingerprint everywhere. @default 0 */
   seed?: number;
 }
 
+/** The defaults of {@link CreateModelOptions}: seed 0, prefill in chunks of 512 tokens. */
 export const DEFAULT_MODEL_OPTIONS: Readonly<Required<CreateModelOptions>> = Object.freeze({ seed: 0, prefillChunkSize: 512 });
 
+/** Options of {@link LlamaModel.generate}: decode with or without the KV cache, and whether to return the logits. */
 export interface GenerateOptions {
   /** Decode with the KV cache (prefill once, then one token per step) or recompute the whole sequence each step. @default true */
   useCache?: boolean;
@@ -33,8 +37,10 @@ export interface GenerateOptions {
   returnLogits?: boolean;
 }
 
+/** The defaults of {@link GenerateOptions}: use the KV cache, return no logits. */
 export const DEFAULT_GENERATE_OPTIONS: Readonly<Required<GenerateOptions>> = Object.freeze({ useCache: true, returnLogits: false });
 
+/** What `prefill` and `decodeStep` return: the logits for the next token and the KV cache extended by the new tokens. */
 export interface ForwardResult {
   /** Logits for the token after the last input token, length vocabSize. */
   logits: Float32Array;
@@ -42,6 +48,7 @@ export interface ForwardResult {
   kv: KVCache;
 }
 
+/** What {@link LlamaModel.generate} returns: the generated token ids (and, if asked for, each step's logits). */
 export interface GenerateResult {
   /** Generated token ids (the prompt not included). */
   tokens: number[];
@@ -112,7 +119,11 @@ export class LlamaModel {
       const data = weights.get(spec.name);
       const size = spec.shape.reduce((a, b) => a * b, 1);
       if (!(data instanceof Float32Array) || data.length !== size) {
-        throw new ModelMismatchError(`weight ${spec.name} must be a Float32Array of ${size} values [${spec.shape.join(', ')}], got ${describeValue(data)}`);
+        throw new ModelMismatchError({
+          path: `weights[${JSON.stringify(spec.name)}]`,
+          expected: `a Float32Array of ${size} values [${spec.shape.join(', ')}]`,
+          received: describeValue(data),
+        });
       }
     }
     await initBackend();
@@ -183,9 +194,9 @@ export class LlamaModel {
    */
   async prefill(tokens: ArrayLike<number>, past?: KVCache): Promise<ForwardResult> {
     this.assertUsable();
-    const ids = checkTokenIds(tokens, this.config.vocabSize, 'prefill tokens');
-    if (past !== undefined) this.checkPast(past, ids.length, 'prefill');
-    else this.checkLength(0, ids.length, 'prefill');
+    const ids = checkTokenIds(tokens, this.config.vocabSize, 'tokens');
+    if (past !== undefined) this.checkPast(past, ids.length, 'past', 'tokens');
+    else this.checkLength(0, ids.length, 'tokens');
     let kv = past;
     let logits: tf.Tensor2D | undefined;
     for (let start = 0; start < ids.length; start += this.prefillChunkSize) {
@@ -202,9 +213,9 @@ export class LlamaModel {
   /** Feed one token after the cached `kv` (left untouched): logits for the following token and the extended cache. */
   async decodeStep(token: number, kv: KVCache): Promise<ForwardResult> {
     this.assertUsable();
-    const id = checkTokenId(token, this.config.vocabSize, 'decodeStep token');
-    if (kv === undefined) throw new InvalidInputError('decodeStep needs the KV cache returned by prefill or a previous decodeStep');
-    this.checkPast(kv, 1, 'decodeStep');
+    const id = checkTokenId(token, this.config.vocabSize, 'token');
+    if (kv === undefined) throw new InvalidInputError({ path: 'kv', expected: 'the KV cache returned by prefill or a previous decodeStep', received: 'undefined' });
+    this.checkPast(kv, 1, 'kv', 'token');
     const next = this.forward(Int32Array.of(id), kv, true);
     return { logits: await takeLogits(next.logits as tf.Tensor2D), kv: next.kv };
   }
@@ -216,9 +227,9 @@ export class LlamaModel {
   async generate(prompt: ArrayLike<number>, count: number, options: GenerateOptions = {}): Promise<GenerateResult> {
     this.assertUsable();
     const { useCache, returnLogits } = { ...DEFAULT_GENERATE_OPTIONS, ...options };
-    const ids = checkTokenIds(prompt, this.config.vocabSize, 'generate prompt');
-    if (!Number.isSafeInteger(count) || count < 0) throw new InvalidInputError(`generate count must be a non-negative integer, got ${describeValue(count)}`);
-    this.checkLength(0, ids.length + count, 'generate (prompt + count)');
+    const ids = checkTokenIds(prompt, this.config.vocabSize, 'prompt');
+    if (!Number.isSafeInteger(count) || count < 0) throw InvalidInputError.at('count', 'a non-negative integer', count);
+    this.checkLength(0, ids.length + count, 'prompt, count');
     const tokens: number[] = [];
     const stepLogits: Float32Array[] = [];
     if (count === 0) return returnLogits ? { tokens, logits: stepLogits } : { tokens };
@@ -303,36 +314,52 @@ export class LlamaModel {
     return out.logits === undefined ? { kv } : { kv, logits: out.logits };
   }
 
-  private checkPast(past: KVCache, newTokens: number, what: string): void {
-    if (!(past instanceof KVCache)) throw new InvalidInputError(`${what}: the past KV cache must be a KVCache, got ${describeValue(past)}`);
-    if (past.isDisposed) throw new InvalidInputError(`${what}: the past KV cache has been disposed`);
+  /** `path` names the past cache argument, `tokensPath` the new tokens (for the length check). */
+  private checkPast(past: KVCache, newTokens: number, path: string, tokensPath: string): void {
+    if (!(past instanceof KVCache)) throw InvalidInputError.at(path, 'a KVCache', past);
+    if (past.isDisposed) throw new InvalidInputError({ path, expected: 'a live KV cache', received: 'a KV cache that has been disposed' });
     if (past.fingerprint !== this.fingerprint) {
-      throw new ModelMismatchError(
-        `${what}: the KV cache was made by another model (fingerprint ${past.fingerprint.slice(0, 12)}…, this model is ${this.fingerprint.slice(0, 12)}…)`,
-      );
+      throw new ModelMismatchError({
+        message: `${path}: the KV cache was made by another model (fingerprint ${past.fingerprint.slice(0, 12)}…, this model is ${this.fingerprint.slice(0, 12)}…)`,
+        path: `${path}.fingerprint`,
+        expected: `${this.fingerprint.slice(0, 12)}… (this model)`,
+        received: `${past.fingerprint.slice(0, 12)}…`,
+      });
     }
     const c = this.config;
     if (past.numLayers !== c.numLayers || past.numKvHeads !== c.numKvHeads || past.headDim !== c.headDim) {
-      throw new ModelMismatchError(
-        `${what}: the KV cache has ${past.numLayers} layers × ${past.numKvHeads} kv heads × ${past.headDim}, this model ${c.numLayers} × ${c.numKvHeads} × ${c.headDim}`,
-      );
+      throw new ModelMismatchError({
+        path,
+        expected: `layers × kv heads × headDim of this model: ${c.numLayers} × ${c.numKvHeads} × ${c.headDim}`,
+        received: `${past.numLayers} × ${past.numKvHeads} × ${past.headDim}`,
+      });
     }
     if (past.startPosition !== 0) {
-      throw new InvalidInputError(`${what}: the past KV cache starts at position ${past.startPosition}; it must start at 0 (concat the earlier parts first)`);
+      throw new InvalidInputError({
+        path: `${path}.startPosition`,
+        expected: 'a KV cache that starts at position 0',
+        received: String(past.startPosition),
+        hint: 'Concat the earlier parts first.',
+      });
     }
-    this.checkLength(past.tokens, newTokens, what);
+    this.checkLength(past.tokens, newTokens, tokensPath);
   }
 
-  private checkLength(cached: number, added: number, what: string): void {
-    if (cached + added > this.config.maxContext) {
-      throw new InvalidInputError(
-        `${what}: ${cached} cached + ${added} new tokens = ${cached + added} exceeds the model's maxContext of ${this.config.maxContext}`,
-      );
+  private checkLength(cached: number, added: number, path: string): void {
+    const max = this.config.maxContext;
+    if (cached + added > max) {
+      throw new InvalidInputError({
+        path,
+        expected: `cached + new tokens ≤ the model's maxContext (${max})`,
+        received: `${cached} cached + ${added} new tokens = ${cached + added}`,
+        limit: max,
+        actual: cached + added,
+      });
     }
   }
 
   private assertUsable(): void {
-    if (this.disposed) throw new InvalidInputError('this model has been disposed');
+    if (this.disposed) throw new InvalidInputError({ path: 'this', expected: 'a live model', received: 'a model that has been disposed' });
   }
 }
 
@@ -350,7 +377,12 @@ function resolveConfig(presetOrConfig: PresetName | ModelConfig): Readonly<Model
   if (typeof presetOrConfig === 'string') {
     if (!isPresetName(presetOrConfig)) return getPreset(presetOrConfig); // throws with the list of names
     if (isSizeOnlyPreset(presetOrConfig)) {
-      throw new ConfigError(`preset ${presetOrConfig} describes a real model's shape for size arithmetic only; use 'tiny' or 'default' to run a model`);
+      throw new ConfigError({
+        path: 'presetOrConfig',
+        expected: "a preset that can run ('tiny' or 'default') or a ModelConfig",
+        received: JSON.stringify(presetOrConfig),
+        hint: `Preset ${presetOrConfig} describes a real model's shape for size arithmetic only.`,
+      });
     }
     return getPreset(presetOrConfig);
   }
@@ -358,7 +390,7 @@ function resolveConfig(presetOrConfig: PresetName | ModelConfig): Readonly<Model
 }
 
 function checkChunkSize(n: unknown): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`prefillChunkSize must be a positive integer, got ${describeValue(n)}`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new ConfigError({ path: 'options.prefillChunkSize', expected: 'a positive integer', received: describeValue(n) });
   return n;
 }
 

@@ -9,6 +9,7 @@ export interface ProgressReporter {
   done(label?: string): void;
 }
 
+/** How a {@link progress} display draws: how often it redraws and where it goes. */
 export interface ProgressOptions {
   /**
    * Minimum milliseconds between two screen updates (updates are cheap to call, costly to draw).
@@ -22,6 +23,7 @@ export interface ProgressOptions {
   target?: 'auto' | 'notebook' | 'terminal' | 'silent';
 }
 
+/** The defaults of {@link ProgressOptions}: redraw at most every 150 ms, target chosen automatically (notebook or terminal). */
 export const DEFAULT_PROGRESS_OPTIONS: Required<ProgressOptions> = { intervalMs: 150, target: 'auto' };
 
 let displayCounter = 0;
@@ -40,7 +42,7 @@ function formatSeconds(ms: number): string {
  * (update_display_data), a bar on stderr in a terminal, periodic lines when stderr is not a TTY.
  */
 export function progress(total: number, label = '', options: ProgressOptions = {}): ProgressReporter {
-  if (!Number.isFinite(total) || total < 0) throw new InvalidInputError(`progress total must be a finite number ≥ 0, got ${total}`);
+  if (!Number.isFinite(total) || total < 0) throw InvalidInputError.at('total', 'a finite number ≥ 0 (the number of steps)', total);
   const opts = { ...DEFAULT_PROGRESS_OPTIONS, ...options };
   const target = opts.target === 'auto' ? (inNotebook() ? 'notebook' : 'terminal') : opts.target;
   const started = Date.now();

@@ -14,7 +14,7 @@ export class SeededRng {
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-      throw new InvalidInputError(`seed must be an integer in [0, 2^32), got ${seed}`);
+      throw InvalidInputError.at('seed', 'an integer in [0, 2^32)', seed);
     }
     let x = seed >>> 0;
     const next = (): number => {
@@ -56,7 +56,7 @@ export class SeededRng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidInputError(`int(n) needs a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0) throw InvalidInputError.at('n', 'a positive integer', n);
     return Math.floor(this.nextFloat() * n);
   }
 
@@ -83,7 +83,7 @@ export class SeededRng {
 
   /** Pick one element. */
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new InvalidInputError('pick() needs a non-empty array');
+    if (items.length === 0) throw InvalidInputError.at('items', 'a non-empty array', items);
     return items[this.int(items.length)] as T;
   }
 

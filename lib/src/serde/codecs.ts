@@ -15,7 +15,9 @@ import { CorruptEntryError } from '../runtime';
 import { scratchBytes } from './scratch';
 import { byteShuffle, byteUnshuffle } from './shuffle';
 
+/** Every payload codec: none, deflate through pako or node:zlib, each with or without byte shuffling first. */
 export const CODECS = ['none', 'pako', 'shuffle-pako', 'zlib', 'shuffle-zlib'] as const;
+/** The name of a payload codec (one of {@link CODECS}). */
 export type KVCodec = (typeof CODECS)[number];
 
 /** Codec ids as stored in the container header (byte 7). Never renumber: stored entries use them. */
@@ -61,7 +63,9 @@ export function compressPayload(codec: KVCodec, raw: Uint8Array, width: number, 
  */
 export function decompressPayload(codec: KVCodec, stored: Uint8Array, rawLength: number, width: number): Uint8Array {
   if (codec === 'none') {
-    if (stored.length !== rawLength) throw new CorruptEntryError(`payload is ${stored.length} bytes, expected ${rawLength}`);
+    if (stored.length !== rawLength) {
+      throw new CorruptEntryError({ path: 'payload', expected: `${rawLength} bytes (header.rawLength)`, received: `${stored.length} bytes`, limit: rawLength, actual: stored.length });
+    }
     return stored;
   }
   const inflated = usesPako(codec) ? pakoInflateExact(stored, rawLength) : zlibInflateExact(stored, rawLength);
@@ -81,7 +85,13 @@ function pakoInflateExact(stored: Uint8Array, rawLength: number): Uint8Array {
   inflator.onData = (chunk) => {
     if (out !== undefined || !(chunk instanceof Uint8Array)) {
       overflow = true;
-      throw new CorruptEntryError(`compressed payload inflates to more than the ${rawLength} bytes its header declares`);
+      throw new CorruptEntryError({
+        message: `compressed payload inflates to more than the ${rawLength} bytes its header declares`,
+        path: 'payload',
+        expected: `a stream that inflates to ${rawLength} bytes (header.rawLength)`,
+        received: 'a stream that inflates to more',
+        limit: rawLength,
+      });
     }
     out = chunk;
   };
@@ -94,18 +104,19 @@ function pakoInflateExact(stored: Uint8Array, rawLength: number): Uint8Array {
     ok = inflator.push(stored, true);
   } catch (err) {
     if (overflow) throw err;
-    throw new CorruptEntryError(`compressed payload does not inflate: ${(err as Error).message}`, { cause: err });
+    throw notInflating((err as Error).message, err);
   }
   if (!ok || status !== 0 || inflator.err !== 0) {
-    throw new CorruptEntryError(`compressed payload does not inflate (zlib status ${inflator.err || status}: ${inflator.msg || 'incomplete stream'})`);
+    throw new CorruptEntryError({
+      message: `compressed payload does not inflate (zlib status ${inflator.err || status}: ${inflator.msg || 'incomplete stream'})`,
+      path: 'payload',
+      expected: 'a complete deflate stream',
+      received: `zlib status ${inflator.err || status}: ${inflator.msg || 'incomplete stream'}`,
+    });
   }
   const strm = (inflator as unknown as { strm?: { avail_in?: number } }).strm;
-  if (strm?.avail_in !== undefined && strm.avail_in > 0) {
-    throw new CorruptEntryError(`${strm.avail_in} bytes follow the end of the compressed stream`);
-  }
-  if (out === undefined || out.length !== rawLength) {
-    throw new CorruptEntryError(`compressed payload inflates to ${out?.length ?? 0} bytes, header declares ${rawLength}`);
-  }
+  if (strm?.avail_in !== undefined && strm.avail_in > 0) throw trailing(strm.avail_in);
+  if (out === undefined || out.length !== rawLength) throw wrongLength(out?.length ?? 0, rawLength);
   return out;
 }
 
@@ -119,13 +130,37 @@ function zlibInflateExact(stored: Uint8Array, rawLength: number): Uint8Array {
       engine: zlib.Inflate;
     };
   } catch (err) {
-    throw new CorruptEntryError(`compressed payload does not inflate: ${(err as Error).message}`, { cause: err });
+    throw notInflating((err as Error).message, err);
   }
-  if (result.engine.bytesWritten !== stored.length) {
-    throw new CorruptEntryError(`${stored.length - result.engine.bytesWritten} bytes follow the end of the compressed stream`);
-  }
-  if (result.buffer.length !== rawLength) {
-    throw new CorruptEntryError(`compressed payload inflates to ${result.buffer.length} bytes, header declares ${rawLength}`);
-  }
+  if (result.engine.bytesWritten !== stored.length) throw trailing(stored.length - result.engine.bytesWritten);
+  if (result.buffer.length !== rawLength) throw wrongLength(result.buffer.length, rawLength);
   return result.buffer;
+}
+
+// The errors both inflaters share: the messages say what failed, the details where (the payload).
+function notInflating(reason: string, cause: unknown): CorruptEntryError {
+  return new CorruptEntryError(
+    { message: `compressed payload does not inflate: ${reason}`, path: 'payload', expected: 'a valid deflate stream', received: reason },
+    { cause },
+  );
+}
+
+function trailing(extra: number): CorruptEntryError {
+  return new CorruptEntryError({
+    message: `${extra} bytes follow the end of the compressed stream`,
+    path: 'payload',
+    expected: 'nothing after the end of the compressed stream',
+    received: `${extra} trailing bytes`,
+  });
+}
+
+function wrongLength(inflated: number, rawLength: number): CorruptEntryError {
+  return new CorruptEntryError({
+    message: `compressed payload inflates to ${inflated} bytes, header declares ${rawLength}`,
+    path: 'payload',
+    expected: `${rawLength} bytes once inflated (header.rawLength)`,
+    received: `${inflated} bytes`,
+    limit: rawLength,
+    actual: inflated,
+  });
 }

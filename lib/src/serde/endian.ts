@@ -10,6 +10,11 @@ export const HOST_IS_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]
 
 export function assertLittleEndianHost(): void {
   if (!HOST_IS_LITTLE_ENDIAN) {
-    throw new UnsupportedFormatError('kvcache-lab serde needs a little-endian host (typed-array views are host-endian)');
+    throw new UnsupportedFormatError({
+      path: 'host byte order',
+      expected: 'a little-endian host (typed-array views are host-endian)',
+      received: 'a big-endian host',
+      hint: 'kvcache-lab serde runs only on little-endian hosts.',
+    });
   }
 }

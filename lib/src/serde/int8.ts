@@ -84,5 +84,10 @@ export function dequantizeInt8(codes: Int8Array, scales: Float32Array, rowLen: n
 function nonFinite(src: Float32Array, start: number, end: number): InvalidInputError {
   let i = start;
   while (i < end && Number.isFinite(src[i]!)) i++;
-  return new InvalidInputError(`int8 quantization needs finite values; element ${i} is ${src[i]}`);
+  return new InvalidInputError({
+    message: `int8 quantization needs finite values; element ${i} is ${src[i]}`,
+    path: `src[${i}]`,
+    expected: 'a finite value (int8 quantization)',
+    received: String(src[i]),
+  });
 }

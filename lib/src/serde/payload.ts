@@ -108,14 +108,20 @@ export function validatePayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype,
   for (let l = 0; l < shape.layers; l++) {
     for (const kind of ['k', 'v'] as const) {
       const layout = layouts[kind];
-      const what = `layer ${l} ${kind.toUpperCase()}`;
+      const what = `payload.layers[${l}].${kind}`;
       checkScales(readScales(raw, off, layout.groups, storage, 'scales'), what);
       if (dtype !== 'int8') {
         checkMins(readScales(raw, off + layout.scaleBytes, layout.groups, storage, 'mins'), what);
         const bits = codeBits(dtype);
         const usedBits = (layout.elements * bits) % 8;
         const last = raw[off + layout.bytes - 1]!;
-        if (usedBits !== 0 && last >>> usedBits !== 0) throw new CorruptEntryError(`${what}: padding bits after the last code are not zero`);
+        if (usedBits !== 0 && last >>> usedBits !== 0) {
+          throw new CorruptEntryError({
+            path: `${what}.codes`,
+            expected: 'zero padding bits after the last code',
+            received: `0x${last.toString(16).padStart(2, '0')} in the last byte (${8 - usedBits} padding bits)`,
+          });
+        }
       }
       off += layout.bytes;
     }
@@ -200,13 +206,13 @@ function checkScales(scales: Float32Array, what: string): void {
   for (let i = 0; i < scales.length; i++) {
     const s = scales[i]!;
     // `!(s >= 0)` is also true for NaN; s − s ≠ 0 catches +Infinity.
-    if (!(s >= 0) || s - s !== 0) throw new CorruptEntryError(`${what}: scale ${i} is ${s}`);
+    if (!(s >= 0) || s - s !== 0) throw new CorruptEntryError({ path: `${what}.scales[${i}]`, expected: 'a finite scale ≥ 0', received: String(s) });
   }
 }
 
 function checkMins(mins: Float32Array, what: string): void {
   for (let i = 0; i < mins.length; i++) {
     const m = mins[i]!;
-    if (m - m !== 0) throw new CorruptEntryError(`${what}: min ${i} is ${m}`);
+    if (m - m !== 0) throw new CorruptEntryError({ path: `${what}.mins[${i}]`, expected: 'a finite min', received: String(m) });
   }
 }

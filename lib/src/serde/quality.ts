@@ -30,6 +30,7 @@ export interface KVErrorStats {
   nonFiniteMatches: number;
 }
 
+/** What {@link compareKV} returns: error statistics over the whole block, for K and V apart, and per layer. */
 export interface KVComparison extends KVErrorStats {
   k: KVErrorStats;
   v: KVErrorStats;
@@ -124,12 +125,14 @@ class Acc {
  * @throws InvalidInputError when the shapes differ.
  */
 export function compareKV(a: KVBlockData, b: KVBlockData): KVComparison {
-  validateBlock(a);
-  validateBlock(b);
+  validateBlock(a, 'a');
+  validateBlock(b, 'b');
   if (a.layers !== b.layers || tensorElements(a) !== tensorElements(b) || a.kvHeads !== b.kvHeads || a.tokens !== b.tokens || a.headDim !== b.headDim) {
-    throw new InvalidInputError(
-      `compareKV: shapes differ (${a.layers}×[${a.kvHeads}, ${a.tokens}, ${a.headDim}] vs ${b.layers}×[${b.kvHeads}, ${b.tokens}, ${b.headDim}])`,
-    );
+    throw new InvalidInputError({
+      path: 'b',
+      expected: `the shape of a: ${a.layers}×[${a.kvHeads}, ${a.tokens}, ${a.headDim}]`,
+      received: `${b.layers}×[${b.kvHeads}, ${b.tokens}, ${b.headDim}]`,
+    });
   }
   const all = new Acc();
   const k = new Acc();

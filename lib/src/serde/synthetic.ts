@@ -11,6 +11,7 @@
 import { InvalidInputError, SeededRng } from '../runtime';
 import { type KVBlockData, type KVShape, tensorElements, validateShape } from './types';
 
+/** Options of {@link syntheticKV}: the seed and how strong and frequent the outlier channels of K are. */
 export interface SyntheticKVOptions {
   /** RNG seed. @default 1 */
   seed?: number;
@@ -26,7 +27,7 @@ export const DEFAULT_SYNTHETIC_KV_OPTIONS: Readonly<Required<SyntheticKVOptions>
 export function syntheticKV(shape: KVShape, options: SyntheticKVOptions = {}): KVBlockData {
   validateShape(shape);
   const opts = { ...DEFAULT_SYNTHETIC_KV_OPTIONS, ...options };
-  if (!(opts.outlierFraction >= 0 && opts.outlierFraction <= 1)) throw new InvalidInputError(`outlierFraction must be in [0, 1], got ${opts.outlierFraction}`);
+  if (!(opts.outlierFraction >= 0 && opts.outlierFraction <= 1)) throw InvalidInputError.at('options.outlierFraction', 'a number in [0, 1]', opts.outlierFraction);
   const rng = new SeededRng(opts.seed);
   const { layers, kvHeads, headDim, tokens } = shape;
   const n = tensorElements(shape);

@@ -31,6 +31,7 @@ export interface KVArrays {
   v: Float32Array[];
 }
 
+/** Every value encoding the KV entry format supports (see {@link KVDtype}). */
 export const DTYPES = ['fp32', 'fp16', 'bf16', 'int8', 'kivi4', 'kivi2'] as const;
 /**
  * How values are stored: `fp32` (exact), `fp16` / `bf16` (round-to-nearest-even), `int8`
@@ -46,6 +47,7 @@ export function dtypeFromId(id: number): KVDtype | undefined {
   return DTYPES.find((d) => DTYPE_IDS[d] === id);
 }
 
+/** True when `value` is one of the {@link DTYPES}. */
 export function isDtype(value: unknown): value is KVDtype {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }
@@ -72,36 +74,38 @@ export function tensorElements(shape: KVShape): number {
 
 const MAX_DIM = 0xffffffff;
 
-/** Check that `shape` has four positive integer dimensions (each fits the header's u32). */
-export function validateShape(shape: KVShape, what = 'KV block'): void {
-  if (shape === null || typeof shape !== 'object') throw new InvalidInputError(`${what} must be an object, got ${String(shape)}`);
+/** Check that `shape` has four positive integer dimensions (each fits the header's u32); `what` is its path in errors. */
+export function validateShape(shape: KVShape, what = 'block'): void {
+  if (shape === null || typeof shape !== 'object') throw InvalidInputError.at(what, 'an object { layers, kvHeads, headDim, tokens }', shape);
   for (const key of ['layers', 'kvHeads', 'headDim', 'tokens'] as const) {
     const v = shape[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_DIM) {
-      throw new InvalidInputError(`${what}: ${key} must be an integer in [1, 2^32), got ${String(v)}`);
-    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_DIM) throw InvalidInputError.at(`${what}.${key}`, 'an integer in [1, 2^32)', v);
   }
 }
 
 /** Check a block's shape and that k/v hold one Float32Array of the right length per layer. */
-export function validateBlock(block: KVBlockData): void {
-  validateShape(block);
-  checkArrays(block, block, 'KV block');
+export function validateBlock(block: KVBlockData, what = 'block'): void {
+  validateShape(block, what);
+  checkArrays(block, block, what);
 }
 
-/** Check that `arrays` has one Float32Array of kvHeads·tokens·headDim values per layer for K and V. */
+/** Check that `arrays` has one Float32Array of kvHeads·tokens·headDim values per layer for K and V; `what` is its path in errors. */
 export function checkArrays(shape: KVShape, arrays: KVArrays, what: string): void {
   const n = tensorElements(shape);
   for (const kind of ['k', 'v'] as const) {
     const list = arrays[kind];
     if (!Array.isArray(list) || list.length !== shape.layers) {
-      throw new InvalidInputError(`${what}: ${kind} must be an array of ${shape.layers} Float32Arrays, got ${list === undefined ? 'undefined' : `${Array.isArray(list) ? list.length : typeof list}`}`);
+      throw InvalidInputError.at(`${what}.${kind}`, `an array of ${shape.layers} Float32Arrays (one per layer)`, list);
     }
     for (let l = 0; l < shape.layers; l++) {
       const a = list[l];
-      if (!(a instanceof Float32Array)) throw new InvalidInputError(`${what}: ${kind}[${l}] must be a Float32Array`);
+      if (!(a instanceof Float32Array)) throw InvalidInputError.at(`${what}.${kind}[${l}]`, 'a Float32Array', a);
       if (a.length !== n) {
-        throw new InvalidInputError(`${what}: ${kind}[${l}] has ${a.length} values, shape [${shape.kvHeads}, ${shape.tokens}, ${shape.headDim}] needs ${n}`);
+        throw new InvalidInputError({
+          path: `${what}.${kind}[${l}]`,
+          expected: `${n} values (shape [${shape.kvHeads}, ${shape.tokens}, ${shape.headDim}])`,
+          received: `${a.length} values`,
+        });
       }
     }
   }

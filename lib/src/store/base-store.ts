@@ -1,5 +1,5 @@
 import type { BlockHash } from '../hashing/types';
-import { CorruptEntryError, InvalidInputError, describeValue } from '../runtime/errors';
+import { CorruptEntryError, InvalidInputError } from '../runtime/errors';
 import { StoreMetrics, type StoreMetricsOptions } from './metrics';
 import type {
   CallOptions,
@@ -158,11 +158,9 @@ export abstract class BaseStore implements KVStore {
   }
 
   recordTokens(tier: string, hit: number, miss: number): void {
-    if (typeof tier !== 'string' || tier === '') throw new InvalidInputError(`recordTokens: tier must be a non-empty string, got ${describeValue(tier)}`);
+    if (typeof tier !== 'string' || tier === '') throw InvalidInputError.at('tier', 'a non-empty tier name', tier);
     for (const [what, n] of [['hit', hit], ['miss', miss]] as const) {
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-        throw new InvalidInputError(`recordTokens: ${what} must be an integer ≥ 0, got ${describeValue(n)}`);
-      }
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw InvalidInputError.at(what, 'a token count: an integer ≥ 0', n);
     }
     const t = (this.counters.tokens[tier] ??= { hit: 0, miss: 0 });
     t.hit += hit;

@@ -1,26 +1,26 @@
-import { InvalidInputError, ValueTooLargeError, describeValue } from '../runtime/errors';
+import { InvalidInputError, ValueTooLargeError } from '../runtime/errors';
 import type { BlockHash } from '../hashing/types';
 import type { StoreEntry } from './types';
 
 const BLOCK_HASH_RE = /^[0-9a-f]{64}$/;
 /** Prefixes and namespaces: short ids that cannot break the key layout (`:`) or pin a slot (`{}`). */
 const KEY_PART_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const BLOCK_HASH = 'a block hash (64 lowercase hex digits)';
 
 import { MiB } from '../runtime/units';
 
 export { MiB };
 
+/** True for a well-formed block hash: exactly 64 lowercase hex digits. */
 export function isBlockHash(value: unknown): value is BlockHash {
   return typeof value === 'string' && BLOCK_HASH_RE.test(value);
 }
 
 /** Throws `InvalidInputError` unless `hashes` is an array of 64-hex-digit lowercase block hashes. */
 export function assertHashes(hashes: unknown, what = 'hashes'): asserts hashes is readonly BlockHash[] {
-  if (!Array.isArray(hashes)) throw new InvalidInputError(`${what} must be an array of block hashes, got ${describeValue(hashes)}`);
+  if (!Array.isArray(hashes)) throw InvalidInputError.at(what, 'an array of block hashes', hashes);
   for (let i = 0; i < hashes.length; i++) {
-    if (!isBlockHash(hashes[i])) {
-      throw new InvalidInputError(`${what}[${i}] is not a block hash (64 lowercase hex digits): ${describeValue(hashes[i])}`);
-    }
+    if (!isBlockHash(hashes[i])) throw InvalidInputError.at(`${what}[${i}]`, BLOCK_HASH, hashes[i]);
   }
 }
 
@@ -29,39 +29,39 @@ export function assertHashes(hashes: unknown, what = 'hashes'): asserts hashes i
  * Throws `ValueTooLargeError` if any value exceeds `maxValueBytes` — before anything is written.
  */
 export function checkEntries(entries: unknown, maxValueBytes: number, storeName: string): Buffer[] {
-  if (!Array.isArray(entries)) throw new InvalidInputError(`entries must be an array of { hash, value }, got ${describeValue(entries)}`);
+  if (!Array.isArray(entries)) throw InvalidInputError.at('entries', 'an array of { hash, value }', entries);
   const values: Buffer[] = new Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as StoreEntry | undefined;
-    if (e === null || typeof e !== 'object') throw new InvalidInputError(`entries[${i}] must be { hash, value }, got ${describeValue(e)}`);
-    if (!isBlockHash(e.hash)) {
-      throw new InvalidInputError(`entries[${i}].hash is not a block hash (64 lowercase hex digits): ${describeValue(e.hash)}`);
-    }
+    if (e === null || typeof e !== 'object') throw InvalidInputError.at(`entries[${i}]`, '{ hash, value }', e);
+    if (!isBlockHash(e.hash)) throw InvalidInputError.at(`entries[${i}].hash`, BLOCK_HASH, e.hash);
     const v = e.value as unknown;
-    if (!(v instanceof Uint8Array)) {
-      throw new InvalidInputError(`entries[${i}].value must be a Buffer or Uint8Array, got ${describeValue(v)}`);
-    }
+    if (!(v instanceof Uint8Array)) throw InvalidInputError.at(`entries[${i}].value`, 'a Buffer or Uint8Array', v);
     const buf = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     if (buf.length > maxValueBytes) {
-      throw new ValueTooLargeError(
-        `entries[${i}] (block ${e.hash.slice(0, 12)}…) is ${buf.length} bytes; store '${storeName}' accepts at most ${maxValueBytes} bytes per block. ` +
-          'Use smaller blocks (fewer tokens per block) or raise maxValueBytes.',
-      );
+      throw new ValueTooLargeError({
+        path: `entries[${i}].value`,
+        expected: `at most ${maxValueBytes} bytes per block (store '${storeName}')`,
+        received: `${buf.length} bytes (block ${e.hash.slice(0, 12)}…)`,
+        hint: 'Use smaller blocks (fewer tokens per block) or raise maxValueBytes.',
+        limit: maxValueBytes,
+        actual: buf.length,
+      });
     }
     values[i] = buf;
   }
   return values;
 }
 
+/** Throws `InvalidInputError` unless `value` is a key prefix or namespace: 1–64 characters of `[A-Za-z0-9._-]`. */
 export function assertKeyPart(value: unknown, what: string): asserts value is string {
-  if (typeof value !== 'string' || !KEY_PART_RE.test(value)) {
-    throw new InvalidInputError(`${what} must be 1–64 characters of [A-Za-z0-9._-], got ${describeValue(value)}`);
-  }
+  if (typeof value !== 'string' || !KEY_PART_RE.test(value)) throw InvalidInputError.at(what, '1–64 characters of [A-Za-z0-9._-]', value);
 }
 
+/** Throws `InvalidInputError` unless `value` is an integer ≥ 1 (≥ 0 with `allowZero`); `what` is its path. */
 export function assertPositiveInt(value: unknown, what: string, { allowZero = false } = {}): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidInputError(`${what} must be an integer ${allowZero ? '≥ 0' : '≥ 1'}, got ${describeValue(value)}`);
+    throw InvalidInputError.at(what, `an integer ${allowZero ? '≥ 0' : '≥ 1'}`, value);
   }
 }
 
@@ -74,7 +74,7 @@ export function parseByteSize(value: string | number, what: string): number {
     return value;
   }
   const m = SIZE_RE.exec(value.trim());
-  if (!m) throw new InvalidInputError(`${what} must be a byte size like 8388608, 512kb or 8mib, got ${describeValue(value)}`);
+  if (!m) throw InvalidInputError.at(what, 'a byte size like 8388608, 512kb or 8mib', value);
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const mult = unit === 'k' ? 1024 : unit === 'm' ? MiB : unit === 'g' ? 1024 * MiB : 1;
   return Math.floor(Number(m[1]) * mult);

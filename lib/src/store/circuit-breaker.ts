@@ -1,6 +1,10 @@
 import { InvalidInputError } from '../runtime/errors';
 import type { CircuitState } from './types';
 
+/**
+ * Options of a {@link CircuitBreaker}: how many failures in a row open it and how long it stays
+ * open (doubling up to a maximum).
+ */
 export interface CircuitBreakerOptions {
   /**
    * Consecutive failed operations that open the circuit.
@@ -21,6 +25,7 @@ export interface CircuitBreakerOptions {
   now?: () => number;
 }
 
+/** The defaults of {@link CircuitBreakerOptions}: open after 5 failures, cool down for 1 s, doubling up to 10 s. */
 export const DEFAULT_CIRCUIT_BREAKER_OPTIONS = {
   failureThreshold: 5,
   cooldownMs: 1000,
@@ -51,8 +56,8 @@ export class CircuitBreaker {
     this.threshold = options.failureThreshold ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.failureThreshold;
     this.baseCooldown = options.cooldownMs ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.cooldownMs;
     this.maxCooldown = Math.max(this.baseCooldown, options.maxCooldownMs ?? DEFAULT_CIRCUIT_BREAKER_OPTIONS.maxCooldownMs);
-    if (!Number.isInteger(this.threshold) || this.threshold < 1) throw new InvalidInputError(`failureThreshold must be an integer ≥ 1, got ${this.threshold}`);
-    if (!(this.baseCooldown >= 0)) throw new InvalidInputError(`cooldownMs must be ≥ 0, got ${this.baseCooldown}`);
+    if (!Number.isInteger(this.threshold) || this.threshold < 1) throw InvalidInputError.at('options.failureThreshold', 'an integer ≥ 1', this.threshold);
+    if (!(this.baseCooldown >= 0)) throw InvalidInputError.at('options.cooldownMs', 'a number ≥ 0', this.baseCooldown);
     this.cooldown = this.baseCooldown;
     this.now = options.now ?? Date.now;
   }

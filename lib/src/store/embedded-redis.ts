@@ -6,6 +6,10 @@ import { freeLoopbackPort, startLoopbackServer } from '../runtime/loopback-serve
 
 export { freeLoopbackPort };
 
+/**
+ * Options of {@link startEmbeddedRedis}: port, data folder, extra server arguments, the command to
+ * run and how long to wait for it.
+ */
 export interface EmbeddedRedisOptions {
   /** Port to listen on (loopback only). @default a free port chosen by the OS */
   port?: number;
@@ -24,12 +28,14 @@ export interface EmbeddedRedisOptions {
   password?: string;
 }
 
+/** The defaults of {@link EmbeddedRedisOptions}: no extra arguments, `redis-server` from the PATH, 10 s to start. */
 export const DEFAULT_EMBEDDED_REDIS_OPTIONS = {
   args: [] as string[],
   command: 'redis-server',
   startTimeoutMs: 10_000,
 } satisfies EmbeddedRedisOptions;
 
+/** A redis-server started by {@link startEmbeddedRedis} on loopback: its URL, port, data folder and process id, and `stop()`. */
 export interface EmbeddedRedis {
   /** `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>` with a password (print it with redactStoreUrl). */
   readonly url: string;

@@ -77,7 +77,11 @@ function build(config: StoreConfig, registry: Registry | undefined): KVStore {
       });
     }
     default:
-      throw new InvalidInputError(`unknown store kind ${describeValue((config as { kind?: unknown }).kind)} (memory, redis, cluster, tiered)`);
+      throw new InvalidInputError({
+        path: 'config.kind',
+        expected: 'a store kind: memory, redis, cluster or tiered',
+        received: `unknown store kind ${describeValue((config as { kind?: unknown }).kind)}`,
+      });
   }
 }
 
@@ -121,7 +125,7 @@ export function fromUrl(url: string, overrides: CreateStoreOptions): StoreConfig
  */
 export async function createStore(target: string | StoreConfig, options: CreateStoreOptions = {}): Promise<KVStore> {
   const config = typeof target === 'string' ? fromUrl(target, options) : target;
-  if (config === null || typeof config !== 'object') throw new InvalidInputError(`createStore needs a URL or a StoreConfig, got ${describeValue(target)}`);
+  if (config === null || typeof config !== 'object') throw InvalidInputError.at('target', 'a store URL or a StoreConfig', target);
   const store = build(config, options.registry);
   const wait = options.waitForConnection ?? DEFAULT_CREATE_STORE_OPTIONS.waitForConnection;
   const require = options.requireReachable ?? DEFAULT_CREATE_STORE_OPTIONS.requireReachable;
@@ -131,7 +135,15 @@ export async function createStore(target: string | StoreConfig, options: CreateS
     if (!ok && require) {
       await store.close();
       const where = typeof target === 'string' ? redactStoreUrl(target) : config.kind;
-      throw new StoreUnavailableError(`cannot reach the store at ${where} within ${redis.connectTimeout} ms`);
+      // `where` is the redacted URL: no password in the message or the details.
+      throw new StoreUnavailableError({
+        message: `cannot reach the store at ${where} within ${redis.connectTimeout} ms`,
+        path: typeof target === 'string' ? 'url' : 'config',
+        expected: `a store that answers within connectTimeout (${redis.connectTimeout} ms)`,
+        received: `no connection to ${where}`,
+        hint: 'Start the server, fix the URL, or leave requireReachable off to start with the store unavailable (every call a counted miss).',
+        limit: redis.connectTimeout,
+      });
     }
   }
   return store;

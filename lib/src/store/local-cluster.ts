@@ -129,6 +129,10 @@ export class LocalRedisNode {
   }
 }
 
+/**
+ * Options of {@link LocalRedisCluster.start}: masters, replicas, node timeout, slot coverage, extra
+ * server arguments and the commands to run.
+ */
 export interface LocalRedisClusterOptions {
   /** Master nodes (slots are split evenly between them). @default 3 */
   masters?: number;
@@ -154,6 +158,10 @@ export interface LocalRedisClusterOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * The defaults of {@link LocalRedisClusterOptions}: 3 masters without replicas, a 2 s node timeout,
+ * full slot coverage required.
+ */
 export const DEFAULT_LOCAL_REDIS_CLUSTER_OPTIONS = {
   masters: 3,
   replicasPerMaster: 0,
@@ -229,7 +237,15 @@ export class LocalRedisCluster {
       const live = this.nodes.filter((n) => n.alive);
       const states = await Promise.all(live.map((n) => n.cli('CLUSTER', 'INFO').then((t) => /cluster_state:ok/.test(t), () => false)));
       if (states.every(Boolean)) return;
-      if (Date.now() > deadline) throw new StoreUnavailableError({ message: `the local Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms` });
+      if (Date.now() > deadline) {
+        throw new StoreUnavailableError({
+          message: `the local Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms`,
+          path: 'cluster_state',
+          expected: 'ok on every live node',
+          received: `ok on ${states.filter(Boolean).length} of ${live.length} live nodes`,
+          limit: timeoutMs,
+        });
+      }
       await sleep(50);
     }
   }

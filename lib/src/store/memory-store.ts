@@ -3,6 +3,10 @@ import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from '.
 import { assertHashes, assertPositiveInt, checkEntries, MiB } from './checks';
 import type { CallOptions, GetOptions, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
+/**
+ * Options of a {@link MemoryStore}: its byte budget (LRU beyond it), the per-entry overhead
+ * counted, and whether values are copied.
+ */
 export interface MemoryStoreOptions extends BaseStoreOptions {
   /**
    * Byte budget: values plus `entryOverheadBytes` per entry. When a put goes over it, the least
@@ -24,6 +28,7 @@ export interface MemoryStoreOptions extends BaseStoreOptions {
   copy?: boolean;
 }
 
+/** The defaults of {@link MemoryStoreOptions}: 256 MiB, 128 bytes counted per entry, values kept without copying. */
 export const DEFAULT_MEMORY_STORE_OPTIONS = {
   maxBytes: 256 * MiB,
   entryOverheadBytes: 128,

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CircuitState, FallbackReason, StoreErrorKind, StoreMetricsView, StoreOp } from './types';
 
+/** Where a store's Prometheus metrics go: the registry, the metric name prefix and the latency histogram buckets. */
 export interface StoreMetricsOptions {
   /**
    * Registry the metrics are registered in. Stores that share a registry share metric families and
@@ -20,6 +21,7 @@ export interface StoreMetricsOptions {
   latencyBuckets?: number[];
 }
 
+/** The defaults of {@link StoreMetricsOptions}: the `kvlab_` prefix and latency buckets from 0.1 ms to 5 s. */
 export const DEFAULT_STORE_METRICS_OPTIONS = {
   metricsPrefix: 'kvlab_',
   latencyBuckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

@@ -1,11 +1,15 @@
 import type { BlockHash } from '../hashing/types';
-import { ConfigError } from '../runtime/errors';
+import { ConfigError, describeValue } from '../runtime/errors';
 import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
 import { assertHashes, checkEntries } from './checks';
 import { MemoryStore, type MemoryStoreOptions } from './memory-store';
 import { mergeExpositions } from './metrics';
 import type { CallOptions, GetOptions, KVStore, PutResult, PutStatus, StoreEntry, StoreHealth, StoreStats } from './types';
 
+/**
+ * Options of a {@link TieredStore}: the fast tier (L1), the shared tier behind it (L2), and whether
+ * L2 hits are copied into L1.
+ */
 export interface TieredStoreOptions extends BaseStoreOptions {
   /** The fast tier: a store (usually a `MemoryStore`) or the options of a `MemoryStore` to create. */
   l1: KVStore | MemoryStoreOptions;
@@ -17,6 +21,7 @@ export interface TieredStoreOptions extends BaseStoreOptions {
   closeTiers?: boolean;
 }
 
+/** The defaults of {@link TieredStoreOptions}: promote L2 hits into L1, close both tiers with the store. */
 export const DEFAULT_TIERED_STORE_OPTIONS = {
   promoteOnHit: true,
   closeTiers: true,
@@ -44,21 +49,28 @@ export class TieredStore extends BaseStore {
   private promoted = 0;
 
   constructor(options: TieredStoreOptions) {
-    if (!options || !isStore(options.l2)) throw new ConfigError('TieredStore needs an l2 store (e.g. a RedisStore)');
+    if (!options || !isStore(options.l2)) throw new ConfigError({ path: 'options.l2', expected: 'a store (e.g. a RedisStore)', received: describeValue(options?.l2) });
     const registry = options.registry ?? options.l2.metrics.registry;
     super('tiered', { ...options, registry });
     this.l2 = options.l2;
     this.l1 = isStore(options.l1)
       ? options.l1
       : new MemoryStore({ registry, metricsPrefix: options.metricsPrefix, latencyBuckets: options.latencyBuckets, name: 'memory', ...options.l1 });
-    if (this.l1 === this.l2) throw new ConfigError('TieredStore: l1 and l2 must be different stores');
+    if (this.l1 === this.l2) throw new ConfigError({ path: 'options.l1', expected: 'a store other than l2', received: 'the same store as l2' });
     this.maxValueBytes = this.l2.maxValueBytes;
     this.promoteOnHit = options.promoteOnHit ?? DEFAULT_TIERED_STORE_OPTIONS.promoteOnHit;
     this.closeTiers = options.closeTiers ?? DEFAULT_TIERED_STORE_OPTIONS.closeTiers;
     const byTier = this.l1.tier !== this.l2.tier;
     this.l1Key = byTier ? this.l1.tier : this.l1.name;
     this.l2Key = byTier ? this.l2.tier : this.l2.name;
-    if (this.l1Key === this.l2Key) throw new ConfigError(`TieredStore: both tiers are called '${this.l1Key}'; give them different names`);
+    if (this.l1Key === this.l2Key) {
+      throw new ConfigError({
+        path: 'options.l1.name',
+        expected: 'tiers with different names (or different tier kinds)',
+        received: `both tiers called '${this.l1Key}'`,
+        hint: 'Give them different names.',
+      });
+    }
   }
 
   async has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]> {

@@ -20,6 +20,7 @@ export interface StoreEntry {
  */
 export type PutStatus = 'stored' | 'exists' | 'failed';
 
+/** What `put` returns: a status per entry (stored, already there, failed), the counts and the bytes written. */
 export interface PutResult {
   /** One status per entry, in input order. */
   statuses: PutStatus[];
@@ -59,6 +60,7 @@ export interface CallOptions {
   report?: CallReport;
 }
 
+/** Options of `get`: a validate hook for this call and a callback for each value as soon as it arrives. */
 export interface GetOptions extends CallOptions {
   /** Overrides the store's own `validate` hook for this call (`null` disables it). */
   validate?: ValidateHook | null;
@@ -171,6 +173,10 @@ export interface RedisNodeHealth {
   error?: string;
 }
 
+/**
+ * What `health()` reports: reachability, latency, circuit state, memory and eviction settings,
+ * cluster state, and warnings about configurations that will misbehave.
+ */
 export interface StoreHealth {
   name: string;
   tier: string;

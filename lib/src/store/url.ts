@@ -1,4 +1,4 @@
-import { ConfigError, InvalidInputError, describeValue } from '../runtime/errors';
+import { ConfigError, InvalidInputError, formatDetails, type ErrorDetails, type KVLabError } from '../runtime/errors';
 import { parseByteSize } from './checks';
 
 /** A Redis server address. */
@@ -29,6 +29,10 @@ export interface StoreUrlParams {
   l1Bytes?: number;
 }
 
+/**
+ * A store URL taken apart by {@link parseStoreUrl}: kind, TLS, nodes, credentials, database and the
+ * query parameters, plus the URL with the password redacted.
+ */
 export interface ParsedStoreUrl extends StoreUrlParams {
   kind: 'memory' | 'redis' | 'cluster';
   /** `rediss://`: connect with TLS. */
@@ -94,26 +98,28 @@ export function redactStoreUrl(url: string): string {
  * never contain the password.
  */
 export function parseStoreUrl(url: string): ParsedStoreUrl {
-  if (typeof url !== 'string') throw new InvalidInputError(`a store URL must be a string, got ${describeValue(url)}`);
+  if (typeof url !== 'string') throw InvalidInputError.at('url', 'a store URL string', url);
   const input = url.trim();
   const redacted = redactStoreUrl(input);
-  const fail = (why: string): ConfigError => new ConfigError(`invalid store URL "${redacted}": ${why}`);
-  if (input === '') throw new ConfigError('the store URL is empty');
+  // Details name the part of the URL and carry only pieces that cannot hold the password (scheme,
+  // host, port, parameter names); the message shows the URL redacted.
+  const fail: Fail = (d) => new ConfigError({ ...d, message: `invalid store URL "${redacted}": ${formatDetails(d)}` });
+  if (input === '') throw new ConfigError({ path: 'url', expected: 'a store URL', received: 'an empty string' });
 
   const parts = input.split(/,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/).map((p) => p.trim());
   const parsed = parts.map((p) => parseOne(p, fail));
   const first = parsed[0]!;
   const out: ParsedStoreUrl = { kind: first.kind, tls: first.tls, nodes: [], redacted };
   for (const p of parsed) {
-    if (p.kind === 'memory' && parsed.length > 1) throw fail('memory:// cannot be part of a list of nodes');
-    if (p.tls !== first.tls) throw fail('mixes TLS (rediss://) and plain (redis://) nodes');
+    if (p.kind === 'memory' && parsed.length > 1) throw fail({ path: 'url', expected: 'memory:// alone (it cannot be part of a list of nodes)', received: 'a list of nodes' });
+    if (p.tls !== first.tls) throw fail({ path: 'url', expected: 'nodes that all use TLS (rediss://) or none (redis://)', received: 'a list that mixes TLS and plain nodes' });
     out.nodes.push(...p.nodes);
     if (p.username !== undefined || p.password !== undefined) {
       if (out.username === undefined && out.password === undefined) {
         out.username = p.username;
         out.password = p.password;
       } else if (out.username !== p.username || out.password !== p.password) {
-        throw fail('the nodes of a list give different credentials');
+        throw fail({ path: 'url.credentials', expected: 'the same credentials on every node of a list', received: 'different credentials' });
       }
     }
     if (p.db !== undefined) out.db = p.db;
@@ -122,12 +128,14 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (out.username === undefined) delete out.username;
   if (out.password === undefined) delete out.password;
   if (out.kind === 'memory') {
-    if (out.l1Bytes !== undefined) throw fail('l1= only applies to Redis URLs');
+    if (out.l1Bytes !== undefined) throw fail({ path: 'url.query.l1', expected: 'no l1= on memory:// (it only applies to Redis URLs)', received: String(out.l1Bytes) });
     return out;
   }
-  if (out.nodes.length === 0) throw fail('no host');
+  if (out.nodes.length === 0) throw fail({ path: 'url.host', expected: 'at least one host', received: 'no host' });
   if (out.nodes.length > 1 || parsed.length > 1) out.kind = 'cluster';
-  if (out.kind === 'cluster' && out.db !== undefined && out.db !== 0) throw fail('Redis Cluster only has database 0');
+  if (out.kind === 'cluster' && out.db !== undefined && out.db !== 0) {
+    throw fail({ path: 'url.db', expected: 'database 0 (Redis Cluster only has database 0)', received: String(out.db) });
+  }
   return out;
 }
 
@@ -141,11 +149,15 @@ interface OnePart {
   params: StoreUrlParams;
 }
 
-function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
+type Fail = (details: ErrorDetails) => ConfigError;
+
+function parseOne(s: string, fail: Fail): OnePart {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(s);
-  if (!m) throw fail('expected redis://, rediss://, redis+cluster:// or memory://');
+  if (!m) throw fail({ path: 'url', expected: 'redis://, rediss://, redis+cluster:// or memory://', received: 'no scheme' });
   const scheme = SCHEMES[m[1]!.toLowerCase()];
-  if (!scheme) throw fail('unknown scheme (expected redis, rediss, redis+cluster, rediss+cluster or memory)');
+  if (!scheme) {
+    throw fail({ path: 'url.scheme', expected: 'a known scheme: redis, rediss, redis+cluster, rediss+cluster or memory', received: `unknown scheme "${m[1]!.slice(0, 32)}"` });
+  }
   const rest = m[2]!;
   const authEnd = rest.search(/[/?#]/);
   const authority = authEnd < 0 ? rest : rest.slice(0, authEnd);
@@ -163,10 +175,15 @@ function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
       if (user !== '') out.username = user;
       if (colon >= 0) out.password = decodeURIComponent(userinfo.slice(colon + 1));
     } catch {
-      throw fail('the user name or password is not valid percent-encoding');
+      throw fail({ path: 'url.credentials', expected: 'a user name and password in valid percent-encoding', received: 'invalid percent-encoding' });
     }
   } else if (tail.includes('@')) {
-    throw fail("'@' after the host: percent-encode '/', '?', '#' and '@' in user names and passwords");
+    throw fail({
+      path: 'url.credentials',
+      expected: 'credentials before the host',
+      received: "'@' after the host",
+      hint: "Percent-encode '/', '?', '#' and '@' in user names and passwords.",
+    });
   }
 
   // Path (database number) and query.
@@ -177,13 +194,13 @@ function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
   const query = q < 0 ? '' : noFragment.slice(q + 1);
 
   if (scheme.kind === 'memory') {
-    if (hostsPart !== '' || (path !== '' && path !== '/')) throw fail('memory:// takes no host or path, only ?maxBytes=');
-    if (at >= 0) throw fail('memory:// takes no credentials');
+    if (hostsPart !== '' || (path !== '' && path !== '/')) throw fail({ path: 'url', expected: 'memory:// with no host or path, only ?maxBytes=', received: 'a host or path' });
+    if (at >= 0) throw fail({ path: 'url.credentials', expected: 'none (memory:// takes no credentials)', received: 'credentials' });
   } else {
     for (const h of hostsPart.split(',')) out.nodes.push(parseHost(h.trim(), fail));
     if (path !== '' && path !== '/') {
       const dbText = path.slice(1);
-      if (!/^\d{1,9}$/.test(dbText)) throw fail(`the path must be a database number, got "${dbText.slice(0, 20)}"`);
+      if (!/^\d{1,9}$/.test(dbText)) throw fail({ path: 'url.db', expected: 'a database number as the path', received: JSON.stringify(dbText.slice(0, 20)) });
       out.db = Number(dbText);
     }
   }
@@ -192,7 +209,12 @@ function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
     for (const [rawKey, value] of new URLSearchParams(query)) {
       const key = PARAMS[rawKey.toLowerCase()];
       if (!key) {
-        throw fail(`unknown parameter "${rawKey.slice(0, 32)}" (known: ${[...new Set(Object.keys(PARAMS))].join(', ')}; credentials go before the host)`);
+        throw fail({
+          path: `url.query.${rawKey.slice(0, 32)}`,
+          expected: `a known parameter: ${[...new Set(Object.keys(PARAMS))].join(', ')}`,
+          received: `unknown parameter "${rawKey.slice(0, 32)}"`,
+          hint: 'Credentials go before the host.',
+        });
       }
       out.params[key] = parseParam(key, value, fail) as never;
     }
@@ -200,8 +222,8 @@ function parseOne(s: string, fail: (why: string) => ConfigError): OnePart {
   return out;
 }
 
-function parseHost(h: string, fail: (why: string) => ConfigError): RedisEndpoint {
-  if (h === '') throw fail('empty host');
+function parseHost(h: string, fail: Fail): RedisEndpoint {
+  if (h === '') throw fail({ path: 'url.host', expected: 'a host name or address', received: 'an empty host' });
   let host: string;
   let portText: string | undefined;
   const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(.*))?$/.exec(h);
@@ -212,35 +234,35 @@ function parseHost(h: string, fail: (why: string) => ConfigError): RedisEndpoint
     const colon = h.lastIndexOf(':');
     host = colon < 0 ? h : h.slice(0, colon);
     portText = colon < 0 ? undefined : h.slice(colon + 1);
-    if (!/^[A-Za-z0-9._-]+$/.test(host)) throw fail(`invalid host "${host.slice(0, 64)}"`);
+    if (!/^[A-Za-z0-9._-]+$/.test(host)) throw fail({ path: 'url.host', expected: 'a host name of [A-Za-z0-9._-] or [IPv6]', received: `invalid host "${host.slice(0, 64)}"` });
   }
   let port = DEFAULT_REDIS_PORT;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw fail(`invalid port "${portText.slice(0, 16)}" (1–65535)`);
+      throw fail({ path: 'url.port', expected: 'a port in 1–65535', received: `invalid port "${portText.slice(0, 16)}"` });
     }
     port = Number(portText);
   }
   return { host, port };
 }
 
-function parseParam(key: keyof StoreUrlParams, value: string, fail: (why: string) => ConfigError): string | number {
+function parseParam(key: keyof StoreUrlParams, value: string, fail: Fail): string | number {
   const int = (what: string): number => {
-    if (!/^\d+$/.test(value)) throw fail(`${what} must be a non-negative integer, got "${value.slice(0, 32)}"`);
+    if (!/^\d+$/.test(value)) throw fail({ path: `url.query.${what}`, expected: 'a non-negative integer', received: JSON.stringify(value.slice(0, 32)) });
     return Number(value);
   };
   const size = (what: string): number => {
     try {
-      return parseByteSize(value, what);
+      return parseByteSize(value, `url.query.${what}`);
     } catch (err) {
-      throw fail((err as Error).message);
+      throw fail((err as KVLabError).details);
     }
   };
   switch (key) {
     case 'namespace':
     case 'prefix':
     case 'name':
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw fail(`${key} must be 1–64 characters of [A-Za-z0-9._-]`);
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw fail({ path: `url.query.${key}`, expected: '1–64 characters of [A-Za-z0-9._-]', received: JSON.stringify(value.slice(0, 32)) });
       return value;
     case 'ttlSeconds':
       return int('ttl');
