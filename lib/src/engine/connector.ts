@@ -41,6 +41,7 @@ export interface MatchResult<Handle> {
   fallbacks: number;
 }
 
+/** What the worker side loaded for one request: the KV of its first `tokens` prompt tokens. */
 export interface LoadResult {
   /** KV of the first `tokens` prompt tokens, or undefined when nothing could be loaded. */
   kv?: KVCache;
@@ -50,6 +51,7 @@ export interface LoadResult {
   fallbacks: number;
 }
 
+/** What saving a request's new blocks did. */
 export interface SaveResult {
   blocks: number;
   bytes: number;
@@ -107,6 +109,7 @@ export class NoCacheConnector implements KVConnector<null> {
   async close(): Promise<void> {}
 }
 
+/** Options of a {@link PrefixCacheConnector}: block size, tenant salts, its name in results. */
 export interface PrefixConnectorOptions {
   /**
    * Tokens per block.
@@ -137,6 +140,7 @@ export interface PrefixConnectorOptions {
   name?: string;
 }
 
+/** The defaults of {@link PrefixConnectorOptions}: 16-token blocks, no name-derived salts. */
 export const DEFAULT_PREFIX_CONNECTOR_OPTIONS = { blockSize: 16, nameDerivedSalts: false } as const;
 
 function asBuffer(b: Buffer | Uint8Array): Buffer {

@@ -5,8 +5,10 @@ import { BackendUnavailableError, ConfigError } from './errors';
 /** The TensorFlow.js backends kvcache-lab knows how to pick, in order of preference. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
+/** The order in which backends are tried when none is requested: native GPU, native CPU, WebAssembly, plain JS. */
 export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
+/** Which TensorFlow.js backend runs the model, why it was chosen, and which were tried before it. */
 export interface BackendReport {
   /** The backend tfjs now runs on. */
   backend: BackendName;

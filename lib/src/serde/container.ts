@@ -57,6 +57,7 @@ export const DEFAULT_CODEC: KVCodec = 'none';
 /** Default quantization group sizes. int8: values along head_dim; kivi: KIVI's 32. */
 export const DEFAULT_GROUP_SIZES: Readonly<Record<'int8' | 'kivi4' | 'kivi2', number>> = { int8: 64, kivi4: 32, kivi2: 32 };
 
+/** How `encodeKV` stores a block: value encoding, codec, quantization groups, identity and MAC. */
 export interface EncodeOptions {
   /**
    * How values are stored. fp16 halves fp32 at a relative error ≤ 2^-11 in its normal range
@@ -93,6 +94,7 @@ export interface EncodeOptions {
   key?: EntryKey;
 }
 
+/** The defaults of {@link EncodeOptions}: fp16 values, no compression. */
 export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Omit<EncodeOptions, 'groupSize' | 'identity' | 'key'>>> = {
   dtype: 'fp16',
   codec: DEFAULT_CODEC,
@@ -100,6 +102,7 @@ export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Omit<EncodeOptions, 'grou
   scaleStorage: 'auto',
 };
 
+/** How `decodeKV` reads an entry: size limits, a target to decode into, the block expected, the cache key. */
 export interface DecodeOptions extends HeaderReadOptions {
   /**
    * Decode into these arrays instead of allocating new ones (each exactly kvHeads·tokens·headDim

@@ -82,6 +82,7 @@ export interface RedisCommonOptions extends BaseStoreOptions {
   circuitBreaker?: CircuitBreakerOptions;
 }
 
+/** The defaults shared by `RedisStore` and `RedisClusterStore` (timeouts, TTL, batching, circuit breaker). */
 export const DEFAULT_REDIS_COMMON_OPTIONS = {
   prefix: 'kvlab',
   namespace: 'default',

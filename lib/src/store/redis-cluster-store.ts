@@ -16,6 +16,7 @@ import { optionsFromUrl } from './redis-store';
 import type { RedisNodeHealth, StoreHealth } from './types';
 import { DEFAULT_REDIS_PORT, parseStoreUrl, type RedisEndpoint } from './url';
 
+/** Options of a {@link RedisClusterStore}: the startup nodes, plus every option Redis stores share. */
 export interface RedisClusterStoreOptions extends RedisCommonOptions {
   /** Startup nodes (`{ host, port }` or `'host:port'`); any subset of the cluster will do. */
   nodes?: (RedisEndpoint | string)[];
@@ -25,6 +26,7 @@ export interface RedisClusterStoreOptions extends RedisCommonOptions {
   clusterOptions?: ClusterOptions;
 }
 
+/** The defaults of {@link RedisClusterStoreOptions}. */
 export const DEFAULT_REDIS_CLUSTER_STORE_OPTIONS = {
   ...DEFAULT_REDIS_COMMON_OPTIONS,
 } as const satisfies RedisClusterStoreOptions;

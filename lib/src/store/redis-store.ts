@@ -15,6 +15,7 @@ import type { RedisNodeHealth, StoreHealth } from './types';
 import { parseStoreUrl, type ParsedStoreUrl } from './url';
 import { BulkConnection } from './resp/bulk-connection';
 
+/** Options of a {@link RedisStore}: where the server is, plus every option Redis stores share. */
 export interface RedisStoreOptions extends RedisCommonOptions {
   /** Server host. @default '127.0.0.1' */
   host?: string;
@@ -39,6 +40,7 @@ export interface RedisStoreOptions extends RedisCommonOptions {
   bulkReads?: boolean;
 }
 
+/** The defaults of {@link RedisStoreOptions}. */
 export const DEFAULT_REDIS_STORE_OPTIONS = {
   ...DEFAULT_REDIS_COMMON_OPTIONS,
   host: '127.0.0.1',
