@@ -17,7 +17,7 @@ import { ServingEngine } from '../engine/engine';
 import { NoCacheConnector } from '../engine/connector';
 import { makeWorkload, type WorkloadName, type WorkloadOptions } from './workloads';
 import { oracleReuse, type StrategyName } from './strategies';
-import { runInProcess, runWorkers, summarize, type StreamSummary, type WorkerConfig } from './runner';
+import { reuseVsOracle, runInProcess, runWorkers, summarize, type StreamSummary, type WorkerConfig } from './runner';
 
 export interface BenchmarkOptions {
   workloads: WorkloadName[];
@@ -151,5 +151,7 @@ export function writeResults(results: BenchmarkResults, file: string): string {
 export function readResults(file: string): BenchmarkResults {
   const data = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchmarkResults;
   if (data.kind !== 'kvlab-benchmark') throw new InvalidInputError(`${file} is not a kvcache-lab benchmark results file`);
+  // Files written before reuseVsOracle became null for 0/0 carry 1 there: derive it again from the counts.
+  for (const s of [...data.workloads, ...data.multiWorker].flatMap((w) => w.summaries)) s.reuseVsOracle = reuseVsOracle(s.reusedTokens, s.oracleTokens);
   return data;
 }
