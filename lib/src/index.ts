@@ -194,6 +194,8 @@ export {
   prefillSpeed,
   projectCost,
 } from './bench/cost';
+export { breakEvenGBps, type PrefillWork, prefillWork } from './bench/cost';
+export { reuseVsOracle } from './bench/runner';
 export { type ClaimRow, SEED_CLAIMS, compareWithSeedClaims } from './bench/claims';
 export { type SizingInputs, DEFAULT_SIZING_INPUTS, type SizingResult, sizeRedis } from './bench/sizing';
 export {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { loadPrefillTable, prefillSpeed, projectCost } from '../../lib/src/bench/cost';
+import { breakEvenGBps, loadPrefillTable, prefillSpeed, prefillWork, projectCost } from '../../lib/src/bench/cost';
 import { sizeRedis } from '../../lib/src/bench/sizing';
 import { getPreset } from '../../lib/src/model/presets';
 
@@ -34,10 +34,52 @@ describe('cost model', () => {
     assert.ok(high.saving > 0.8 && high.saving < 0.9, `saving ${high.saving}`);
   });
 
-  it('loses money when the store is slower than the break-even bandwidth', () => {
-    const p = projectCost({ model: 'llama2-7b', promptTokens: 4096, reuseFraction: 0.9, dollarsPerGpuHour: 3, storeGBps: 1 });
-    assert.ok(p.breakevenGBps > 10);
-    assert.ok(p.saving < 0, `a 1 GB/s store cannot beat a ${p.breakevenGBps.toFixed(1)} GB/s break-even`);
+  it('recomputes instead of loading when the store is slower than the break-even bandwidth', () => {
+    const base = { model: 'llama2-7b', promptTokens: 4096, reuseFraction: 0.9, dollarsPerGpuHour: 3 };
+    const slow = projectCost({ ...base, storeGBps: 1 });
+    assert.ok(slow.breakevenGBps > 10);
+    assert.equal(slow.reusedKV, 'recompute', `a 1 GB/s store cannot beat a ${slow.breakevenGBps.toFixed(1)} GB/s break-even`);
+    assert.equal(slow.saving, 0, 'an engine recomputes rather than wait: the cache never costs money');
+    assert.equal(slow.dollarsPerMillionWithCache, slow.dollarsPerMillionNoCache);
+    assert.ok(slow.gpuSecondsPerMillionLoading > slow.gpuSecondsPerMillionNoCache, 'loading would have been slower');
+    const fast = projectCost({ ...base, storeGBps: slow.breakevenGBps * 1.01 });
+    assert.equal(fast.reusedKV, 'load');
+    assert.ok(fast.saving > 0);
+    assert.equal(fast.gpuSecondsPerMillionWithCache, fast.gpuSecondsPerMillionLoading);
+  });
+
+  it('with loads overlapped, the slower of compute and load sets the time, and loading pays above reuse × break-even', () => {
+    const base = { model: 'llama3-8b', promptTokens: 4096, reuseFraction: 0.9, dollarsPerGpuHour: 3 };
+    const be = projectCost({ ...base, storeGBps: 1 }).breakevenGBps;
+    const p = projectCost({ ...base, storeGBps: 50, overlapLoad: true });
+    const compute = (0.1 * 1e6) / p.prefillTokensPerS;
+    const load = (0.9 * 1e6 * p.kvBytesPerToken) / (50 * 1e9);
+    assert.ok(Math.abs(p.gpuSecondsPerMillionLoading - Math.max(compute, load)) < 1e-9);
+    assert.ok(Math.abs(projectCost({ ...base, storeGBps: 50 }).gpuSecondsPerMillionLoading - (compute + load)) < 1e-9);
+    // Overlapped, loading 90 % beats recomputing 100 % as soon as the store is faster than 0.9 × break-even.
+    assert.equal(projectCost({ ...base, storeGBps: 0.91 * be, overlapLoad: true }).reusedKV, 'load');
+    assert.equal(projectCost({ ...base, storeGBps: 0.89 * be, overlapLoad: true }).reusedKV, 'recompute');
+    assert.equal(projectCost({ ...base, storeGBps: 0.91 * be }).reusedKV, 'recompute', 'not overlapped: below break-even loading never pays');
+  });
+
+  it('break-even bandwidth is KV bytes per token × prefill tokens per second', () => {
+    assert.equal(breakEvenGBps(131072, 32641), (131072 * 32641) / 1e9);
+    for (const r of rows) assert.ok(Math.abs(breakEvenGBps(r.kvBytesPerToken, r.prefillTokensPerS) - r.breakevenGBps) / r.breakevenGBps < 0.02, r.model);
+  });
+
+  it('prefill work: linear in computed tokens, attention quadratic in position', () => {
+    const cfg = getPreset('llama3-8b');
+    const full = prefillWork(cfg, 1000);
+    const rest = prefillWork(cfg, 1000, 900);
+    assert.ok(Math.abs(rest.linearFlops / full.linearFlops - 0.1) < 1e-12);
+    // The last 100 of 1 000 tokens meet 901…1 000 keys: 95 050 of 500 500 pairs, about 19 %.
+    assert.ok(Math.abs(rest.attentionFlops / full.attentionFlops - 95050 / 500500) < 1e-12);
+    assert.equal(full.totalFlops, full.linearFlops + full.attentionFlops);
+    // Llama-3-8B: 2 FLOPs × ~6.98 G non-embedding weights per token (q, k, v, o and the MLP of 32 layers).
+    assert.equal(prefillWork(cfg, 1).linearFlops, 2 * 32 * (4096 * 4096 * 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336));
+    assert.equal(prefillWork(cfg, 5, 5).totalFlops, 0);
+    assert.throws(() => prefillWork(cfg, 10, 11), { code: 'INVALID_INPUT' });
+    assert.throws(() => prefillWork(cfg, 1.5), { code: 'INVALID_INPUT' });
   });
 
   it('rejects bad inputs with a typed error', () => {

@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { defaultBenchmarkOptions, runBenchmark, oracleReuse, makeWorkload, Tokenizer } from '../../lib/src';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultBenchmarkOptions, runBenchmark, oracleReuse, makeWorkload, Tokenizer, readResults, writeResults } from '../../lib/src';
 import { RedisServer } from '../harness/redis';
 
 describe('benchmark suite (real model, real Redis, worker processes)', function () {
@@ -50,9 +53,24 @@ describe('benchmark suite (real model, real Redis, worker processes)', function 
     }
     const none = results.workloads.find((w) => w.workload === 'none')!;
     assert.equal(none.oracleTokens, 0);
+    for (const s of none.summaries) assert.equal(s.reuseVsOracle, null, `${s.strategy}: 0/0 reuse is no ratio`);
+    assert.equal(by('prefix-redis').reuseVsOracle, 1);
     const [mem, redis] = results.multiWorker[0]!.summaries;
     assert.equal(mem!.workers, 2);
     assert.ok(redis!.reusedTokens >= mem!.reusedTokens, `shared Redis ${redis!.reusedTokens} ≥ per-worker memory ${mem!.reusedTokens}`);
     assert.ok(mem!.reusedTokens < agent.oracleTokens, 'per-worker memory caches fragment');
+  });
+
+  it('reading a results file written before the 0/0 fix gives null, not 1, where the oracle reuses nothing', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-bench-')), 'bench.json');
+    const summary = { strategy: 'no-cache', workers: 1, reusedTokens: 0, oracleTokens: 0, reuseVsOracle: 1 };
+    const old = { kind: 'kvlab-benchmark', workloads: [{ workload: 'none', summaries: [summary, { ...summary, strategy: 'prefix-redis', reusedTokens: 0, oracleTokens: 64, reuseVsOracle: 0 }] }], multiWorker: [] };
+    fs.writeFileSync(file, JSON.stringify(old));
+    const r = readResults(file);
+    assert.equal(r.workloads[0]!.summaries[0]!.reuseVsOracle, null);
+    assert.equal(r.workloads[0]!.summaries[1]!.reuseVsOracle, 0);
+    writeResults(r, file);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).workloads[0].summaries[0].reuseVsOracle, null, 'null survives JSON');
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 });

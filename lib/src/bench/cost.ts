@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, InvalidInputError } from '../runtime/errors';
+import type { ModelConfig } from '../model/config';
 
 export interface PrefillMeasurement {
   model: string;
@@ -61,8 +62,9 @@ export interface CostInputs {
   /** Bandwidth at which the store delivers KV to the GPU, GB/s (measured, or a stated assumption). */
   storeGBps: number;
   /**
-   * Whether the GPU can overlap loading KV with computing (layer-by-layer loading, as vLLM's
-   * connector allows). When false the GPU waits for the load: the conservative case.
+   * Whether the GPU computes while KV loads (layer by layer, as vLLM's connector API allows): the
+   * time with the cache is then max(compute, load) instead of compute + load. Off is the cautious
+   * case, where every byte loaded is GPU time spent waiting.
    * @default false
    */
   overlapLoad?: boolean;
@@ -78,12 +80,28 @@ export interface CostProjection {
   kvBytesPerToken: number;
   /** Store bandwidth at which loading a token's KV takes as long as recomputing it. */
   breakevenGBps: number;
+  /**
+   * What the projected engine does with the cached tokens: `load` their KV, or `recompute` them
+   * because loading would keep the GPU busy longer (an engine would not wait for a slow store).
+   */
+  reusedKV: 'load' | 'recompute';
   gpuSecondsPerMillionNoCache: number;
+  /** GPU time if the cached tokens' KV is loaded (compute of the rest + load, or the max of both with overlap), chosen or not. */
+  gpuSecondsPerMillionLoading: number;
+  /** The cheaper of loading and recomputing: min(gpuSecondsPerMillionLoading, gpuSecondsPerMillionNoCache). */
   gpuSecondsPerMillionWithCache: number;
   dollarsPerMillionNoCache: number;
   dollarsPerMillionWithCache: number;
-  /** 1 − with/without: the fraction of prefill cost saved. Negative when loading is slower than recomputing. */
+  /** 1 − with/without: the fraction of prefill cost saved; 0 when recomputing is the cheaper choice. */
   saving: number;
+}
+
+/**
+ * Store bandwidth (GB/s, 10^9 bytes) at which loading a token's KV takes exactly as long as
+ * prefilling it: bytes per token × tokens per second. A faster store makes loading cheaper.
+ */
+export function breakEvenGBps(kvBytesPerToken: number, prefillTokensPerS: number): number {
+  return (kvBytesPerToken * prefillTokensPerS) / 1e9;
 }
 
 /** Prefill speed for a prompt length, interpolated in log(prompt length) between measured rows. */
@@ -123,30 +141,70 @@ function checkInputs(i: CostInputs): Required<CostInputs> {
 }
 
 /**
- * GPU-seconds and dollars per million prompt tokens with and without the cache.
- * Without: every token is prefilled. With: (1 − reuse) of the tokens are prefilled and the reused
- * tokens' KV is loaded at `storeGBps`; the load adds to the GPU's time unless `overlapLoad`, in
- * which case the slower of the two sets the time.
+ * GPU-seconds and dollars per million prompt tokens with and without the cache, every prompt token
+ * priced at the measured average prefill speed of the prompt length (the uncached tail costs a little
+ * more than average, since attention grows with position: see {@link prefillWork}).
+ * Without the cache every token is prefilled. With it, (1 − reuse) of the tokens are prefilled and the
+ * reused tokens' KV is loaded at `storeGBps` — added to the compute time, or overlapped with it
+ * (`overlapLoad`: the slower of the two sets the time) — unless recomputing them is quicker, in which
+ * case the projection recomputes (`reusedKV: 'recompute'`), as an engine would.
  */
 export function projectCost(inputs: CostInputs, table = loadPrefillTable().rows): CostProjection {
   const i = checkInputs(inputs);
   const speed = prefillSpeed(table, i.model, i.promptTokens);
   const million = 1e6;
-  const computeNoCache = million / speed.tokensPerS;
-  const computeWithCache = ((1 - i.reuseFraction) * million) / speed.tokensPerS;
+  const noCache = million / speed.tokensPerS;
+  const computeRest = ((1 - i.reuseFraction) * million) / speed.tokensPerS;
   const loadSeconds = (i.reuseFraction * million * speed.kvBytesPerToken) / (i.storeGBps * 1e9);
-  const withCache = i.overlapLoad ? Math.max(computeWithCache, loadSeconds) : computeWithCache + loadSeconds;
+  const loading = i.overlapLoad ? Math.max(computeRest, loadSeconds) : computeRest + loadSeconds;
+  const reusedKV = loading < noCache ? 'load' : 'recompute';
+  const withCache = Math.min(loading, noCache);
   const dollars = (s: number): number => (s / 3600) * i.dollarsPerGpuHour;
   return {
     inputs: i,
     basis: speed.basis,
     prefillTokensPerS: speed.tokensPerS,
     kvBytesPerToken: speed.kvBytesPerToken,
-    breakevenGBps: (speed.kvBytesPerToken * speed.tokensPerS) / 1e9,
-    gpuSecondsPerMillionNoCache: computeNoCache,
+    breakevenGBps: breakEvenGBps(speed.kvBytesPerToken, speed.tokensPerS),
+    reusedKV,
+    gpuSecondsPerMillionNoCache: noCache,
+    gpuSecondsPerMillionLoading: loading,
     gpuSecondsPerMillionWithCache: withCache,
-    dollarsPerMillionNoCache: dollars(computeNoCache),
+    dollarsPerMillionNoCache: dollars(noCache),
     dollarsPerMillionWithCache: dollars(withCache),
-    saving: 1 - withCache / computeNoCache,
+    saving: 1 - withCache / noCache,
   };
+}
+
+/** FLOPs of a prefill, split into the part linear in tokens and attention's quadratic part. */
+export interface PrefillWork {
+  /** Weight matmuls of every layer: 2 FLOPs per weight per computed token. */
+  linearFlops: number;
+  /** Attention scores and the weighted sum of values: 4 × head_dim FLOPs per query–key pair, head and layer. */
+  attentionFlops: number;
+  totalFlops: number;
+}
+
+/**
+ * FLOPs to prefill prompt tokens [cachedTokens, promptTokens) when the KV of the first `cachedTokens`
+ * is loaded — a stated model, not a measurement. Linear part: each computed token goes through every
+ * layer's q, k, v, o projections and MLP (2 FLOPs per weight). Quadratic part (causal attention):
+ * the token at position p has p + 1 keys to score and values to sum. Embedding lookup, norms,
+ * softmax and the output head are left out (small, or run for the last token only).
+ */
+export function prefillWork(config: ModelConfig, promptTokens: number, cachedTokens = 0): PrefillWork {
+  for (const [name, v] of [['promptTokens', promptTokens], ['cachedTokens', cachedTokens]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw InvalidInputError.at(name, 'a non-negative integer', v);
+  }
+  if (cachedTokens > promptTokens) throw InvalidInputError.at('cachedTokens', `at most promptTokens (${promptTokens})`, cachedTokens);
+  const c = config;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const weightsPerLayer = c.hiddenSize * q + 2 * c.hiddenSize * kv + q * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize;
+  const computed = promptTokens - cachedTokens;
+  // Σ_{p = cached}^{prompt − 1} (p + 1) query–key pairs.
+  const pairs = (promptTokens * (promptTokens + 1) - cachedTokens * (cachedTokens + 1)) / 2;
+  const linearFlops = 2 * weightsPerLayer * c.numLayers * computed;
+  const attentionFlops = 4 * c.headDim * c.numHeads * c.numLayers * pairs;
+  return { linearFlops, attentionFlops, totalFlops: linearFlops + attentionFlops };
 }

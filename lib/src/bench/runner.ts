@@ -38,8 +38,11 @@ export interface StreamSummary {
   generatedTokens: number;
   reusedTokens: number;
   oracleTokens: number;
-  /** reused / oracle (1 = every token the oracle could reuse was reused). */
-  reuseVsOracle: number;
+  /**
+   * reused / oracle (1 = every token the oracle could reuse was reused); null when the oracle reuses
+   * nothing (0/0: there was nothing to reuse, so the ratio says nothing — shown as "–").
+   */
+  reuseVsOracle: number | null;
   /** reused / prompt tokens. */
   reuseRatio: number;
   ttftP50Ms: number;
@@ -53,6 +56,11 @@ export interface StreamSummary {
   storeMemoryBytes?: number;
   /** Requests whose output differs from the no-cache run (when it ran on the same stream). */
   outputMismatches?: number;
+}
+
+/** reused / oracle tokens, or null when the oracle reuses nothing (0/0 is no ratio). */
+export function reuseVsOracle(reusedTokens: number, oracleTokens: number): number | null {
+  return oracleTokens === 0 ? null : reusedTokens / oracleTokens;
 }
 
 /** Summarize a run against the oracle (the reusable tokens of each request) and, when given, the no-cache run's outputs. */
@@ -71,7 +79,7 @@ export function summarize(result: StreamResult, oracle: readonly number[], refer
     generatedTokens,
     reusedTokens,
     oracleTokens,
-    reuseVsOracle: oracleTokens === 0 ? (reusedTokens === 0 ? 1 : NaN) : reusedTokens / oracleTokens,
+    reuseVsOracle: reuseVsOracle(reusedTokens, oracleTokens),
     reuseRatio: promptTokens === 0 ? 0 : reusedTokens / promptTokens,
     ttftP50Ms: quantile(ttft, 0.5),
     ttftP95Ms: quantile(ttft, 0.95),

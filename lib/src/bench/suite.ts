@@ -17,7 +17,7 @@ import { ServingEngine } from '../engine/engine';
 import { NoCacheConnector } from '../engine/connector';
 import { makeWorkload, type WorkloadName, type WorkloadOptions } from './workloads';
 import { oracleReuse, type StrategyName } from './strategies';
-import { runInProcess, runWorkers, summarize, type StreamSummary, type WorkerConfig } from './runner';
+import { reuseVsOracle, runInProcess, runWorkers, summarize, type StreamSummary, type WorkerConfig } from './runner';
 
 /**
  * What {@link runBenchmark} runs: workloads, strategies, worker counts, model preset, dtype, block
@@ -172,5 +172,7 @@ export function readResults(file: string): BenchmarkResults {
       received: describeValue(data.kind),
     });
   }
+  // Files written before reuseVsOracle became null for 0/0 carry 1 there: derive it again from the counts.
+  for (const s of [...data.workloads, ...data.multiWorker].flatMap((w) => w.summaries)) s.reuseVsOracle = reuseVsOracle(s.reusedTokens, s.oracleTokens);
   return data;
 }

@@ -83,11 +83,11 @@ export function buildCli(): Command {
         }
         for (const w of results.workloads) {
           console.log(`\n${w.workload}: ${w.requests} requests, ${w.promptTokens} prompt tokens, oracle can reuse ${w.oracleTokens}`);
-          console.log(tableToText(w.summaries.map((s) => ({ strategy: s.strategy, 'TTFT p50 ms': s.ttftP50Ms, 'TTFT p95 ms': s.ttftP95Ms, 'tokens/s': s.throughputTokensPerS, reused: s.reusedTokens, 'vs oracle': s.reuseVsOracle, 'MB loaded': s.bytesLoaded / 1e6, fallbacks: s.fallbacks, 'wrong outputs': s.outputMismatches ?? '' }))));
+          console.log(tableToText(w.summaries.map((s) => ({ strategy: s.strategy, 'TTFT p50 ms': s.ttftP50Ms, 'TTFT p95 ms': s.ttftP95Ms, 'tokens/s': s.throughputTokensPerS, reused: s.reusedTokens, 'vs oracle': s.reuseVsOracle ?? '–', 'MB loaded': s.bytesLoaded / 1e6, fallbacks: s.fallbacks, 'wrong outputs': s.outputMismatches ?? '' }))));
         }
         for (const m of results.multiWorker) {
           console.log(`\n${m.workload} with ${options.workers} worker processes:`);
-          console.log(tableToText(m.summaries.map((s) => ({ strategy: s.strategy, workers: s.workers, reused: s.reusedTokens, 'vs oracle': s.reuseVsOracle, 'TTFT p50 ms': s.ttftP50Ms }))));
+          console.log(tableToText(m.summaries.map((s) => ({ strategy: s.strategy, workers: s.workers, reused: s.reusedTokens, 'vs oracle': s.reuseVsOracle ?? '–', 'TTFT p50 ms': s.ttftP50Ms }))));
         }
         console.log(`\nresults: ${file} (${results.durationS.toFixed(1)} s on ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.backend})`);
       } finally {

@@ -3,8 +3,8 @@ import type { PlotlyFigure } from './figure';
 import type { BenchmarkResults } from '../bench/suite';
 import type { CostProjection } from '../bench/cost';
 
-/** One colour per strategy on every chart. */
-const COLORS: Record<string, string> = {
+/** One colour per strategy on every chart (notebook 05's own charts use it too). */
+export const STRATEGY_COLORS: Readonly<Record<string, string>> = {
   'no-cache': '#1f77b4', 'exact-prompt': '#ff7f0e', 'prefix-memory': '#2ca02c', 'prefix-redis': '#d62728', tiered: '#9467bd', 'prefix-cluster': '#8c564b',
 };
 
@@ -14,7 +14,7 @@ export function ttftFigure(results: BenchmarkResults): PlotlyFigure {
     data: strategies.map((s) => ({
       type: 'bar',
       name: s,
-      marker: { color: COLORS[s] },
+      marker: { color: STRATEGY_COLORS[s] },
       x: results.workloads.map((w) => w.workload),
       y: results.workloads.map((w) => w.summaries.find((x) => x.strategy === s)?.ttftP50Ms ?? null),
       error_y: { type: 'data', symmetric: false, array: results.workloads.map((w) => { const x = w.summaries.find((y) => y.strategy === s); return x ? x.ttftP95Ms - x.ttftP50Ms : null; }), arrayminus: results.workloads.map(() => 0) },
@@ -30,7 +30,7 @@ export function reuseFigure(results: BenchmarkResults): PlotlyFigure {
       ...strategies.map((s) => ({
         type: 'bar',
         name: s,
-        marker: { color: COLORS[s] },
+        marker: { color: STRATEGY_COLORS[s] },
         x: results.workloads.map((w) => w.workload),
         y: results.workloads.map((w) => (w.promptTokens ? (w.summaries.find((x) => x.strategy === s)?.reusedTokens ?? 0) / w.promptTokens : 0)),
       })),
@@ -52,8 +52,8 @@ export function multiWorkerFigure(results: BenchmarkResults): PlotlyFigure {
       type: 'bar',
       x: rows.map((r) => `${r.strategy} × ${r.workers} worker${r.workers > 1 ? 's' : ''}`),
       y: rows.map((r) => r.reuseVsOracle),
-      marker: { color: rows.map((r) => COLORS[r.strategy]) },
-      text: rows.map((r) => `${(r.reuseVsOracle * 100).toFixed(0)} %`),
+      marker: { color: rows.map((r) => STRATEGY_COLORS[r.strategy]) },
+      text: rows.map((r) => (r.reuseVsOracle === null ? '–' : `${(r.reuseVsOracle * 100).toFixed(0)} %`)),
       textposition: 'auto',
     }],
     layout: { title: { text: `Reuse vs the oracle with several worker processes (${m?.workload ?? '—'} workload)` }, yaxis: { title: { text: 'reused / oracle tokens' }, tickformat: '.0%', range: [0, 1.05] } },
