@@ -62,6 +62,7 @@ export {
   loadModel,
 } from './model/transformer';
 export { Tokenizer } from './model/tokenizer';
+export type { AttentionTrace } from './model/attention-trace';
 
 // ── hashing: namespaces, block-chained prefix hashes, longest-prefix lookup, near-duplicates ────────
 export type { BlockHash, BlockPresence, TokenIds } from './hashing/types';

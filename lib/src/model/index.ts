@@ -39,3 +39,4 @@ export {
   loadModel,
 } from './transformer';
 export { type TokenizerEncoding, Tokenizer } from './tokenizer';
+export type { AttentionTrace } from './attention-trace';

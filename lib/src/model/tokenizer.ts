@@ -23,6 +23,20 @@ function loadR50k(): R50kModule {
   return r50k;
 }
 
+/** The part of a TextDecoder used here: `decode()` with no input flushes what a streaming decode kept back. */
+interface FlushableDecoder {
+  decode(): string;
+}
+
+let bpeCore: { decoder?: FlushableDecoder } | undefined;
+
+/** gpt-tokenizer's shared TextDecoder (an internal of 3.x; undefined if a later version drops it). */
+function sharedDecoder(): FlushableDecoder | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  bpeCore ??= require('gpt-tokenizer/cjs/BytePairEncodingCore') as { decoder?: FlushableDecoder };
+  return bpeCore.decoder;
+}
+
 /** Encodings the {@link Tokenizer} supports. */
 export type TokenizerEncoding = 'r50k_base';
 
@@ -48,6 +62,9 @@ export class Tokenizer {
   /** Text of token ids (invalid UTF-8 from a partial multi-byte character becomes U+FFFD). */
   decode(ids: ArrayLike<number>): string {
     if ((Array.isArray(ids) || ArrayBuffer.isView(ids)) && ids.length === 0) return '';
-    return loadR50k().decode(checkTokenIds(ids, this.vocabSize, 'ids'));
+    const text = loadR50k().decode(checkTokenIds(ids, this.vocabSize, 'ids'));
+    // gpt-tokenizer decodes bytes through one shared streaming TextDecoder and never flushes it: the
+    // bytes of a trailing partial character would come out at the start of the NEXT call. Flush them here.
+    return text + (sharedDecoder()?.decode() ?? '');
   }
 }

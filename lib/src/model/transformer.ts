@@ -8,6 +8,7 @@ import { argmax, checkTokenId, checkTokenIds } from './inputs';
 import { KVCache } from './kv-cache';
 import { getPreset, isPresetName, isSizeOnlyPreset, type PresetName } from './presets';
 import { applyRope, ropeTables } from './rope';
+import { keepAttention, readAttention, type AttentionTap, type AttentionTrace, type KeptAttention } from './attention-trace';
 import { computeFingerprint, initWeights, weightSpecs, type LlamaWeights } from './weights';
 
 /** Options of a {@link LlamaModel} however it is built (created, loaded or from weights): how prefill is chunked. */
@@ -262,6 +263,25 @@ export class LlamaModel {
     return returnLogits ? { tokens, logits: stepLogits } : { tokens };
   }
 
+  /**
+   * Layer `layer`'s attention on `tokens` (from position 0, no cache) exactly as this model computes
+   * it: queries, keys, values and each head's output (see {@link AttentionTrace}). For inspection:
+   * one unchunked forward pass, so keep the prompt short.
+   */
+  async traceAttention(tokens: ArrayLike<number>, layer: number): Promise<AttentionTrace> {
+    this.assertUsable();
+    const ids = checkTokenIds(tokens, this.config.vocabSize, 'traceAttention tokens');
+    this.checkLength(0, ids.length, 'traceAttention');
+    if (!Number.isSafeInteger(layer) || layer < 0 || layer >= this.config.numLayers) {
+      throw new InvalidInputError(`traceAttention layer must be an integer in [0, ${this.config.numLayers}), got ${describeValue(layer)}`);
+    }
+    let kept: KeptAttention | undefined;
+    this.forward(ids, undefined, false, (l, q, k, v, output) => {
+      if (l === layer) kept = keepAttention(q, k, v, output);
+    }).kv.dispose();
+    return readAttention(layer, kept as KeptAttention);
+  }
+
   /** Free the weight tensors. KV caches made by this model stay valid (they own their tensors). */
   dispose(): void {
     if (this.disposed) return;
@@ -274,7 +294,7 @@ export class LlamaModel {
   }
 
   /** One forward pass over `ids` placed after `past`; returns the new cache and, if asked, last-position logits. */
-  private forward(ids: Int32Array, past: KVCache | undefined, wantLogits: boolean): { kv: KVCache; logits?: tf.Tensor2D } {
+  private forward(ids: Int32Array, past: KVCache | undefined, wantLogits: boolean, tap?: AttentionTap): { kv: KVCache; logits?: tf.Tensor2D } {
     const { numLayers, numHeads, numKvHeads, headDim, hiddenSize, rmsNormEps } = this.config;
     const t = this.tensors;
     const count = ids.length;
@@ -298,7 +318,9 @@ export class LlamaModel {
         }
         keys.push(k);
         values.push(v);
-        x = tf.add(x, tf.matMul(attention(q, k, v, bias), w.o));
+        const attended = attention(q, k, v, bias);
+        tap?.(l, q, k, v, attended);
+        x = tf.add(x, tf.matMul(attended, w.o));
         const h2 = rmsNorm(x, w.postNorm, rmsNormEps);
         const gated = tf.mul(silu(tf.matMul(h2, w.gate)), tf.matMul(h2, w.up));
         x = tf.add(x, tf.matMul(gated, w.down));
