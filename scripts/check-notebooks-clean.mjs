@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './setup.mjs';
+import { parseArgs } from 'node:util';
 
 export function dirtyNotebooks() {
   const dir = path.join(ROOT, 'notebooks');
@@ -19,6 +20,10 @@ export function dirtyNotebooks() {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'scripts', 'check-notebooks-clean.mjs')) {
+  if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
+    console.log('usage: npm run check:notebooks-clean\n\n  Fails if a committed notebook carries outputs or execution counts (they belong in out/).');
+    process.exit(0);
+  }
   const problems = dirtyNotebooks();
   for (const p of problems) console.error(p);
   console.log(problems.length ? `${problems.length} problem(s): strip outputs before committing` : 'notebooks are clean');

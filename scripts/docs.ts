@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { generators, renderCharts } from './docs-generators';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -29,8 +30,18 @@ export function regenerate(text: string, file: string): string {
   });
 }
 
+const HELP = `usage: npm run docs [-- --check] [-- --no-charts]
+
+  Regenerate every generated block of README.md, GETTING_STARTED.md and docs/ from the committed
+  results files and the code (docs/api.md), and render the charts to PNG.
+
+  --check       regenerate in memory and fail if a committed document differs (npm test runs it)
+  --no-charts   do not render the chart images`;
+
 async function main(): Promise<void> {
-  const check = process.argv.includes('--check');
+  const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, check: { type: 'boolean' }, 'no-charts': { type: 'boolean' } } });
+  if (opts.help) return console.log(HELP);
+  const check = opts.check === true;
   const stale: string[] = [];
   let blocks = 0;
   for (const file of documents()) {
@@ -53,7 +64,7 @@ async function main(): Promise<void> {
     console.log(`docs in sync with results/ (${blocks} generated blocks)`);
     return;
   }
-  if (!process.argv.includes('--no-charts')) await renderCharts(ROOT);
+  if (!opts['no-charts']) await renderCharts(ROOT);
 }
 
 if (require.main === module) {

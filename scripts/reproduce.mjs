@@ -3,35 +3,48 @@
 // out/reproduce/: results JSON and chart HTML of each benchmark, executed notebooks, an HTML site of
 // them (index.html), and prints how long it took and on what machine. Nothing in the repository is
 // overwritten: compare out/reproduce/results with the committed results/.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, setup } from './setup.mjs';
+import { parseArgs } from 'node:util';
 import { runNotebooks, listNotebooks } from './run-notebooks.mjs';
+import { runChild } from './children.mjs';
 
+const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, fast: { type: 'boolean' } } });
+if (opts.help) {
+  console.log(`usage: npm run reproduce [-- --fast]
+
+  Every benchmark (bench:serde, bench:store, bench, soak) and every notebook in full mode, into
+  out/reproduce/ (results JSON, chart HTML, executed notebooks, an index.html). Nothing in the
+  repository is overwritten: compare out/reproduce/results with the committed results/.
+
+  --fast       a quick rehearsal of the whole pipeline with small sizes (KVLAB_FAST=1)`);
+  process.exit(0);
+}
 // Full mode unless --fast (a quick rehearsal of the whole pipeline with small sizes).
-if (process.argv.includes('--fast')) process.env.KVLAB_FAST = '1';
+if (opts.fast) process.env.KVLAB_FAST = '1';
 else delete process.env.KVLAB_FAST;
 const OUT = path.join('out', 'reproduce');
 const started = Date.now();
 const steps = [];
 const say = (s) => process.stdout.write(`${s}\n`);
 
-function step(name, cmd, args, env = {}) {
+async function step(name, cmd, args, env = {}) {
   say(`\n▶ [${steps.length + 1}] ${name}`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+  const r = await runChild(cmd, args, { cwd: ROOT, env: { ...process.env, ...env } });
   steps.push({ name, ok: r.status === 0, seconds: (Date.now() - t0) / 1000 });
 }
 
 await setup({ redis: !process.env.REDIS_URL });
 fs.mkdirSync(path.join(ROOT, OUT, 'results'), { recursive: true });
-const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-step('tensor encodings and codecs (bench:serde)', tsx, ['scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')]);
-step('Redis load throughput and lookup round trips (bench:store)', tsx, ['scripts/bench-store.ts', `--out=${path.join(OUT, 'results', 'store.json')}`]);
-step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
-step('faults and soak (soak)', tsx, ['scripts/soak.ts', `--out=${path.join(OUT, 'results', 'soak.json')}`, `--docs=${path.join(OUT, 'soak.md')}`]);
+const tsx = (script) => [process.execPath, ['--import', 'tsx', script]];
+const ts = (script, ...args) => [tsx(script)[0], [...tsx(script)[1], ...args]];
+await step('tensor encodings and codecs (bench:serde)', ...ts('scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')));
+await step('Redis load throughput and lookup round trips (bench:store)', ...ts('scripts/bench-store.ts', '--out', path.join(OUT, 'results', 'store.json')));
+await step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
+await step('faults and soak (soak)', ...ts('scripts/soak.ts', '--out', path.join(OUT, 'results', 'soak.json'), '--docs', path.join(OUT, 'soak.md')));
 
 say(`\n▶ [${steps.length + 1}] notebooks in full mode`);
 const t0 = Date.now();

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm run notebooks [files…]`: execute notebooks headless on the tslab kernel (full mode unless
 // KVLAB_FAST=1), with an embedded Redis unless REDIS_URL is set. Executed copies and HTML go to out/.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT, setup, findPython, jupyterEnv } from './setup.mjs';
+import { parseArgs } from 'node:util';
 import { startRedis } from './lab.mjs';
+import { runChild } from './children.mjs';
 
 export function listNotebooks() {
   const dir = path.join(ROOT, 'notebooks');
@@ -16,9 +17,9 @@ export function listNotebooks() {
 export async function runNotebooks(files = listNotebooks(), { outDir = 'out', env = {}, solutions } = {}) {
   const redis = await startRedis({ quiet: true });
   try {
-    const r = spawnSync(findPython(), [path.join(ROOT, 'scripts', 'run_notebooks.py'), '--out', outDir, ...(solutions ? ['--solutions', solutions] : []), ...files], {
+    // In its own process group (with the kernels it starts): a signal to this process ends them too.
+    const r = await runChild(findPython(), [path.join(ROOT, 'scripts', 'run_notebooks.py'), '--out', outDir, ...(solutions ? ['--solutions', solutions] : []), ...files], {
       cwd: ROOT,
-      stdio: 'inherit',
       env: jupyterEnv({ ...env, REDIS_URL: redis.url }),
     });
     const results = JSON.parse(fs.readFileSync(path.join(ROOT, outDir, 'notebooks', 'results.json'), 'utf8'));
@@ -30,12 +31,23 @@ export async function runNotebooks(files = listNotebooks(), { outDir = 'out', en
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'scripts', 'run-notebooks.mjs')) {
   try {
+    const { values: opts, positionals: files } = parseArgs({
+      options: { help: { type: 'boolean', short: 'h' }, solutions: { type: 'boolean' }, record: { type: 'boolean' } },
+      allowPositionals: true,
+    });
+    if (opts.help) {
+      console.log(`usage: npm run notebooks -- [--solutions] [--record] [notebooks/NN_….ipynb …]
+
+  Execute notebooks headless on the tslab kernel (full sizes unless KVLAB_FAST=1), with the lab's
+  Redis (an embedded one unless REDIS_URL is set). Executed copies and HTML go to out/.
+
+  --solutions   fill in the reference solutions of the exercises (what CI does); checks are strict
+  --record      keep the run times in results/notebooks.json`);
+      process.exit(0);
+    }
     await setup({ redis: !process.env.REDIS_URL });
-    // --solutions: run with the reference solutions of the exercises filled in (what CI does).
-    // --record: keep the run times in results/notebooks.json (the workshop plan is generated from it).
-    const withSolutions = process.argv.includes('--solutions');
-    const record = process.argv.includes('--record');
-    const files = process.argv.slice(2).filter((a) => a !== '--solutions' && a !== '--record');
+    const withSolutions = opts.solutions === true;
+    const record = opts.record === true;
     const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions') } : {});
     if (record) {
       const cpus = os.cpus();

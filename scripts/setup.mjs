@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildLib as buildCleanLib } from './build.mjs';
+import { parseArgs } from 'node:util';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const STATE_DIR = path.join(ROOT, '.kvlab');
@@ -222,7 +223,17 @@ export async function setup(options = {}) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  setup({ browser: process.argv.includes('--browser') }).catch((err) => {
+  const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, browser: { type: 'boolean' } } });
+  if (opts.help) {
+    console.log(`usage: npm run setup [-- --browser]
+
+  Install what is missing: npm dependencies, redis-server, Jupyter (Debian packages), the project-local
+  tslab kernel spec, a build of lib. Prints the exact commands where it cannot install by itself.
+
+  --browser   also Chromium (for the browser test)`);
+    process.exit(0);
+  }
+  setup({ browser: opts.browser === true }).catch((err) => {
     process.stderr.write(`[setup] ${err.message}\n`);
     process.exit(err.exitCode ?? 1);
   });

@@ -1,8 +1,20 @@
 #!/usr/bin/env node
 // `npm start`: set up what is missing, then run the lab (embedded Redis + Jupyter with tslab)
 // until Ctrl-C.
+import { parseArgs } from 'node:util';
 import { setup } from './setup.mjs';
 import { startLab } from './lab.mjs';
+
+if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
+  console.log(`usage: npm start
+
+  Set up what is missing, then run the lab until Ctrl-C: an embedded Redis (a random password per
+  run; unless REDIS_URL is set) and Jupyter Notebook with the tslab kernel, on 127.0.0.1.
+
+  KVLAB_PORT=N     the Jupyter port (default: a free one)
+  REDIS_URL=…      use this Redis instead of an embedded one`);
+  process.exit(0);
+}
 
 const started = Date.now();
 try {
