@@ -136,11 +136,11 @@ describe('reliability: bad input gives typed errors and leaves the store untouch
     await rejects('groupSize -1', () => encodeKV(block(1), { dtype: 'int8', groupSize: -1 }), 'INVALID_INPUT', /groupSize must be a positive integer/);
     await rejects('level 11', () => encodeKV(block(1), { codec: 'zlib', level: 11 }), 'INVALID_INPUT', /level must be an integer 0–9/);
     await rejects('decode a string', () => decodeKV('\x89KVB' as unknown as Uint8Array), 'INVALID_INPUT', /must be bytes/);
-    await rejects('decode garbage', () => decodeKV(Buffer.from('definitely not a KV block')), 'CORRUPT_ENTRY', /bad magic/);
+    await rejects('decode garbage', () => decodeKV(Buffer.from('definitely not a KV block')), 'CORRUPT_ENTRY', /header\.magic: expected 89 4b 56 42/);
     // A header that claims an enormous block (consistent header checksum): refused before allocating.
     const huge = encodeKV(block(1));
     huge.writeUInt32LE(2 ** 31, 20);
-    huge.writeBigUInt64LE(xxh64(huge, 0n, 0, 56), 56);
+    huge.writeBigUInt64LE(xxh64(huge, 0n, 0, 152), 152);
     await rejects('header claiming 2^31 tokens', () => decodeKV(huge), 'CORRUPT_ENTRY', /over the .*-byte limit/);
   });
 

@@ -37,7 +37,6 @@ describe('reliability: entries bound to their keys, authenticated caches', funct
     for (const s of stores) await s.close();
     raw?.disconnect();
     await server?.stop();
-    model?.dispose();
   });
 
   async function store(namespace: string): Promise<KVStore> {

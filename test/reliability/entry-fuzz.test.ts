@@ -29,11 +29,6 @@ describe('reliability: fuzzed entries from elsewhere are counted misses', functi
     assert.ok(requests.length >= 3);
   });
 
-  after(() => {
-    model?.dispose();
-    other?.dispose();
-  });
-
   /** A store holding every block of the stream, written by `m` through `codec` (tenant `t` if given). */
   async function filled(m: LlamaModel, codec: BlockCodec, tenant?: string): Promise<{ store: MemoryStore; connector: PrefixCacheConnector }> {
     const store = new MemoryStore({ name: 'fuzz' });
