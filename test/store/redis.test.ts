@@ -146,9 +146,14 @@ describe('store: RedisStore', function () {
       assert.deepEqual(await viaProxy.has(hs), found);
       assert.equal(proxy.roundTrips, 1);
       proxy.reset();
+      // A fresh store does not know its value sizes: its first read starts with four values in
+      // flight (windowBytes / 4 each), learns they are small from the first reply and sends the rest.
       const values = await viaProxy.get(hs);
       assert.equal(values.filter(Boolean).length, 100);
-      assert.equal(proxy.roundTrips, 1, 'a get of 128 blocks (8 MGETs) is one round trip too');
+      assert.ok(proxy.roundTrips <= 2, `a first get of 128 small blocks takes at most 2 round trips, took ${proxy.roundTrips}`);
+      proxy.reset();
+      await viaProxy.get(hs);
+      assert.equal(proxy.roundTrips, 1, 'once the sizes are known, a get of 128 small blocks is one round trip too');
       await viaProxy.close();
       await proxy.close();
     });
@@ -175,6 +180,71 @@ describe('store: RedisStore', function () {
       const got = await store.get(hs);
       got.forEach((v, i) => assert.equal(v?.toString(), hs[i]));
       assert.equal(commandCalls(await server.cli('INFO', 'commandstats')).mget, 3);
+    });
+  });
+
+  describe('flow control (windowBytes)', function () {
+    this.timeout(60_000);
+    const MB = 1024 * 1024;
+
+    it("a long prefix costs Redis' buffers the window, not the prefix: reads pass a limit that all-in-flight reads break", async () => {
+      // Redis disconnects a client whose output buffer passes 8 MiB: reading 48 × 1 MiB with every
+      // GET in flight builds the whole 48 MiB reply there; a 4 MiB window never holds more than 4.
+      const hs = hashes(48);
+      const values = hs.map((_, i) => Buffer.alloc(MB, i));
+      await server.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 8mb 8mb 0');
+      try {
+        for (const bulkReads of [true, false]) {
+          const label = bulkReads ? 'bulk connection' : 'ioredis';
+          const bounded = await make({ windowBytes: 4 * MB, bulkReads });
+          const unbounded = await make({ windowBytes: 256 * MB, bulkReads, namespace: bounded.namespace });
+          await bounded.put(hs.map((hash, i) => ({ hash, value: values[i]! })));
+          await unbounded.get(hs.slice(0, 2)); // both learn the value size
+          await bounded.get(hs.slice(0, 2));
+          const got = await bounded.get(hs);
+          assert.ok(got.every((v, i) => v !== undefined && v.equals(values[i]!)), `${label}: every value read through the window`);
+          assert.equal(bounded.stats().fallbacks, 0, `${label}: no disconnect, no fallback`);
+          const all = await unbounded.get(hs);
+          assert.ok(all.some((v) => v === undefined) && unbounded.stats().fallbacks > 0, `${label}: with every GET in flight Redis cut the connection (the limit is real)`);
+          await bounded.delete(hs);
+        }
+      } finally {
+        await server.cli('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 0 0 0');
+      }
+    });
+
+    it('a long put never queues more than the window in the client', async () => {
+      const hs = hashes(40);
+      const values = hs.map((_, i) => Buffer.alloc(MB, i));
+      const queued = async (windowBytes: number): Promise<number> => {
+        const store = await make({ windowBytes });
+        const socket = (store.client as unknown as { stream: import('node:net').Socket }).stream;
+        const write = socket.write.bind(socket);
+        let max = 0;
+        socket.write = ((...args: Parameters<typeof socket.write>) => {
+          const r = write(...args);
+          max = Math.max(max, socket.writableLength);
+          return r;
+        }) as typeof socket.write;
+        const r = await store.put(hs.map((hash, i) => ({ hash, value: values[i]! })));
+        assert.equal(r.stored, hs.length);
+        await store.delete(hs);
+        return max;
+      };
+      const bounded = await queued(4 * MB);
+      const unbounded = await queued(256 * MB);
+      assert.ok(bounded <= 5 * MB, `a 4 MiB window queued ${(bounded / MB).toFixed(1)} MiB in the client`);
+      assert.ok(unbounded > 16 * MB, `all in flight queued ${(unbounded / MB).toFixed(1)} MiB (the measurement sees the queue)`);
+    });
+
+    it('values are still handed out as they arrive, in any window', async () => {
+      const store = await make({ windowBytes: 2 * MB });
+      const hs = hashes(12);
+      await store.put(hs.map((hash, i) => ({ hash, value: Buffer.alloc(MB / 2, i) })));
+      const seen: number[] = [];
+      const got = await store.get(hs, { onValue: (i) => seen.push(i) });
+      assert.deepEqual([...seen].sort((a, b) => a - b), hs.map((_, i) => i));
+      assert.ok(got.every(Boolean));
     });
   });
 

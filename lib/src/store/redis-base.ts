@@ -80,6 +80,17 @@ export interface RedisCommonOptions extends BaseStoreOptions {
   maxReconnectDelayMs?: number;
   /** Circuit breaker settings. @default DEFAULT_CIRCUIT_BREAKER_OPTIONS */
   circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * Bytes of values in flight per server, for reads and writes alike: a long prefix moves in a
+   * sliding window (at least one command at a time), each value handed out as it arrives while the
+   * next ones are on the wire. With every GET of a prefix in flight, Redis would build the whole reply
+   * in its output buffer (the prefix's size in extra memory, and page faults that made it 8–14× slower
+   * on this project's machines); a bounded window keeps Redis' memory bounded by the window instead.
+   * Read windows use the average value size seen so far (the maximum value size before any).
+   * The default is chosen by `npm run bench:store`, which measures every window from 1 to 16 blocks.
+   * @default 8388608 (8 MiB: four 2 MiB blocks)
+   */
+  windowBytes?: number;
 }
 
 /** The defaults shared by `RedisStore` and `RedisClusterStore` (timeouts, TTL, batching, circuit breaker). */
@@ -95,6 +106,7 @@ export const DEFAULT_REDIS_COMMON_OPTIONS = {
   connectTimeout: 2000,
   maxRetriesPerRequest: 1,
   maxReconnectDelayMs: 2000,
+  windowBytes: 8 * MiB,
 } as const satisfies RedisCommonOptions;
 
 /** Largest bulk string Redis accepts by default (`proto-max-bulk-len`). */
@@ -104,7 +116,7 @@ export const REDIS_MAX_BULK_BYTES = 512 * MiB;
 export type DirectSend = (client: RedisCommands) => Promise<unknown>;
 
 /** The command methods shared by ioredis `Redis` and `Cluster` clients. */
-export type RedisCommands = Pick<Redis, 'set'>;
+export type RedisCommands = Pick<Redis, 'set' | 'getBuffer' | 'getexBuffer' | 'mgetBuffer'>;
 
 /** One command and the input positions it answers for. */
 export interface PlannedCommand {
@@ -118,13 +130,19 @@ export interface PlannedCommand {
    * bulk read connection when it has one.
    */
   args?: readonly (string | Buffer)[];
+  /**
+   * Bytes of values the command writes: sizes its window. Unset for reads: their window uses the
+   * running average of value sizes, updated as each reply arrives.
+   */
+  bytes?: number;
 }
 
 /**
- * The commands for one server, sent back to back without waiting for replies: one round trip.
- * Normally as one ioredis pipeline; `direct` plans send each command on its own instead, because an
- * ioredis pipeline concatenates all of its arguments into one buffer before writing — a full extra
- * copy of every value, which halves write throughput for multi-MiB blocks.
+ * The commands for one server. Small ones (lookups, deletes) go back to back as one ioredis pipeline:
+ * one round trip. Commands that move values (`direct`: reads and writes of blocks) go in a sliding
+ * window of `windowBytes` — over the bulk read connection when the store has one, else one by one
+ * through ioredis (a pipeline would concatenate every value into one buffer before writing: an extra
+ * copy that halves write throughput for multi-MiB blocks).
  */
 export interface NodePlan {
   node: string;
@@ -199,6 +217,7 @@ export interface ResolvedRedisCommon {
   connectTimeout: number;
   maxRetriesPerRequest: number;
   maxReconnectDelayMs: number;
+  windowBytes: number;
 }
 
 export function resolveCommon(o: RedisCommonOptions): ResolvedRedisCommon {
@@ -215,6 +234,7 @@ export function resolveCommon(o: RedisCommonOptions): ResolvedRedisCommon {
     connectTimeout: o.connectTimeout ?? d.connectTimeout,
     maxRetriesPerRequest: o.maxRetriesPerRequest ?? d.maxRetriesPerRequest,
     maxReconnectDelayMs: o.maxReconnectDelayMs ?? d.maxReconnectDelayMs,
+    windowBytes: o.windowBytes ?? d.windowBytes,
   };
   assertKeyPart(r.prefix, 'prefix');
   assertKeyPart(r.namespace, 'namespace');
@@ -229,12 +249,50 @@ export function resolveCommon(o: RedisCommonOptions): ResolvedRedisCommon {
   assertPositiveInt(r.connectTimeout, 'connectTimeout');
   assertPositiveInt(r.maxRetriesPerRequest, 'maxRetriesPerRequest', { allowZero: true });
   assertPositiveInt(r.maxReconnectDelayMs, 'maxReconnectDelayMs');
+  assertPositiveInt(r.windowBytes, 'windowBytes');
   return r;
 }
 
 /** A connection name Redis accepts (no spaces), for `CLIENT LIST`. */
 export function connectionName(name: string): string {
   return `kvlab-${name}`.replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 64);
+}
+
+/**
+ * Run `send` over `items` with at most `windowBytes` of them in flight (always at least one), in
+ * order of start; resolves to their results in input order, or rejects with the first failure
+ * (nothing new is started after it).
+ */
+export function sendWindowed<T, R>(items: readonly T[], bytesOf: (item: T) => number, windowBytes: number, send: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  if (items.length === 0) return Promise.resolve(results);
+  return new Promise<R[]>((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    let inFlight = 0;
+    let failed = false;
+    const pump = (): void => {
+      while (!failed && next < items.length) {
+        const bytes = Math.max(0, bytesOf(items[next]!));
+        if (inFlight > 0 && inFlight + bytes > windowBytes) return;
+        const i = next++;
+        inFlight += bytes;
+        send(items[i]!, i).then(
+          (r) => {
+            results[i] = r;
+            inFlight -= bytes;
+            if (++done === items.length) resolve(results);
+            else pump();
+          },
+          (err: unknown) => {
+            failed = true;
+            reject(err);
+          },
+        );
+      }
+    };
+    pump();
+  });
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -266,6 +324,8 @@ export abstract class RedisStoreBase extends BaseStore {
   readonly commandTimeout: number;
   readonly minTransferBytesPerSec: number;
   readonly connectTimeout: number;
+  /** Bytes of values in flight per server (see `RedisCommonOptions.windowBytes`). */
+  readonly windowBytes: number;
   readonly breaker: CircuitBreaker;
   /** `<prefix>:<namespace>:` */
   readonly keyPrefix: string;
@@ -299,6 +359,7 @@ export abstract class RedisStoreBase extends BaseStore {
     this.commandTimeout = resolved.commandTimeout;
     this.minTransferBytesPerSec = resolved.minTransferBytesPerSec;
     this.connectTimeout = resolved.connectTimeout;
+    this.windowBytes = resolved.windowBytes;
     this.keyPrefix = `${this.prefix}:${this.namespace}:`;
     this.breaker = new CircuitBreaker(options.circuitBreaker);
     this.breaker.onChange = (state) => this.metrics.circuit(state);
@@ -442,24 +503,31 @@ export abstract class RedisStoreBase extends BaseStore {
       : undefined;
     const report = options?.report;
     await this.run('get', report, async () => {
+      // Values move in a window (see windowBytes), each handed out as it arrives: a caller decodes
+      // block i while block i+1 is on the wire.
+      const perCommand = Math.max(1, Math.min(this.mgetBatchSize, Math.floor(this.windowBytes / (4 * this.expectedValueBytes()))));
       const plans: NodePlan[] = this.route(keys).map((g) => {
         const commands: PlannedCommand[] = [];
         if (refresh) {
           for (const i of g.slots.flat()) {
-            commands.push({ indices: [i], add: (p) => void p.getexBuffer(keys[i]!, 'EX', ttl), args: ['GETEX', keys[i]!, 'EX', String(ttl)] });
+            const k = keys[i]!;
+            commands.push({ indices: [i], add: (p) => void p.getexBuffer(k, 'EX', ttl), send: (c) => c.getexBuffer(k, 'EX', ttl), args: ['GETEX', k, 'EX', String(ttl)] });
           }
         } else if (this.bulkConnection(g.node)) {
-          // The bulk connection hands each reply out as it arrives: one GET per block (still one
-          // round trip) lets a caller decode block i while block i+1 is on the wire.
-          for (const i of g.slots.flat()) commands.push({ indices: [i], add: (p) => void p.getBuffer(keys[i]!), args: ['GET', keys[i]!] });
+          for (const i of g.slots.flat()) {
+            const k = keys[i]!;
+            commands.push({ indices: [i], add: (p) => void p.getBuffer(k), send: (c) => c.getBuffer(k), args: ['GET', k] });
+          }
         } else {
+          // Through ioredis: MGETs of a few keys (small values) or single keys (blocks of MiBs).
           for (const slot of g.slots) {
-            for (const part of chunk(slot, this.mgetBatchSize)) {
-              commands.push({ indices: part, add: (p) => void p.mgetBuffer(part.map((i) => keys[i]!)) });
+            for (const part of chunk(slot, perCommand)) {
+              const ks = part.map((i) => keys[i]!);
+              commands.push({ indices: part, add: (p) => void p.mgetBuffer(ks), send: (c) => c.mgetBuffer(ks) });
             }
           }
         }
-        return { node: g.node, commands, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
+        return { node: g.node, commands, direct: true, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
       });
       let serverErrors = 0;
       const { outcomes, partial } = await this.execute('get', plans, report);
@@ -486,7 +554,6 @@ export abstract class RedisStoreBase extends BaseStore {
     });
     thrown += deliverValues(values, onValue, delivered);
     this.countError('get', 'validate', thrown);
-    this.noteValueSizes(values);
     this.countLookup('get', values, (v) => v !== undefined);
     this.countRead(values);
     this.observe('get', t0);
@@ -512,6 +579,7 @@ export abstract class RedisStoreBase extends BaseStore {
           add: (p: ChainableCommander) =>
             void (ttl > 0 ? p.set(keys[i]!, values[i]!, 'EX', ttl, 'NX') : p.set(keys[i]!, values[i]!, 'NX')),
           send: (c: RedisCommands) => (ttl > 0 ? c.set(keys[i]!, values[i]!, 'EX', ttl, 'NX') : c.set(keys[i]!, values[i]!, 'NX')),
+          bytes: values[i]!.length,
         })),
       }));
       let serverErrors = 0;
@@ -654,29 +722,48 @@ export abstract class RedisStoreBase extends BaseStore {
     return undefined;
   }
 
+  /**
+   * Bytes a value read is expected to have: the running average of the values seen; before any, a
+   * quarter of the window (so a first read starts with four values in flight, then adapts).
+   */
+  private expectedValueBytes(): number {
+    return this.avgValueBytes > 0 ? this.avgValueBytes : this.windowBytes / 4;
+  }
+
+  /** Feed one value's size into the running average (each reply, as it arrives). */
+  private noteValueSize(bytes: number): void {
+    this.avgValueBytes = this.avgValueBytes === 0 ? bytes : 0.8 * this.avgValueBytes + 0.2 * bytes;
+  }
+
   private async runPlan(plan: NodePlan): Promise<Outcome[]> {
-    const bulk = this.bulkConnection(plan.node);
-    if (bulk && plan.commands.every((c) => c.args)) {
-      const onReply = plan.onReply;
-      const replies = await bulk.send(
-        plan.commands.map((c) => c.args!),
-        onReply && ((i, reply) => !(reply instanceof Error) && onReply(plan.commands[i]!, reply)),
-      );
-      return replies.map((reply, i) => (reply instanceof Error ? { cmd: plan.commands[i]!, err: reply, reply: null } : { cmd: plan.commands[i]!, err: null, reply }));
-    }
     if (plan.direct && plan.commands.every((c) => c.send)) {
+      // Commands that move values: a sliding window of windowBytes, over the bulk read connection
+      // when the store has one and every command has its raw form, else through ioredis.
+      const bulk = this.bulkConnection(plan.node);
+      const viaBulk = bulk !== undefined && plan.commands.every((c) => c.args);
       const client = this.commands();
-      return Promise.all(
-        plan.commands.map((cmd) =>
-          cmd.send!(client).then(
+      const onReply = plan.onReply;
+      const bytesOf = (c: PlannedCommand): number => c.bytes ?? c.indices.length * this.expectedValueBytes();
+      return sendWindowed(plan.commands, bytesOf, this.windowBytes, async (cmd): Promise<Outcome> => {
+        let outcome: Outcome;
+        if (viaBulk) {
+          const [reply] = await bulk.send([cmd.args!]);
+          outcome = reply instanceof Error ? { cmd, err: reply, reply: null } : { cmd, err: null, reply };
+        } else {
+          outcome = await cmd.send!(client).then(
             (reply): Outcome => ({ cmd, err: null, reply }),
             (err: unknown): Outcome => {
               if (!isReplyError(err)) throw err;
               return { cmd, err: err as Error, reply: null };
             },
-          ),
-        ),
-      );
+          );
+        }
+        if (!outcome.err && cmd.bytes === undefined) {
+          for (const v of Array.isArray(outcome.reply) ? outcome.reply : [outcome.reply]) if (Buffer.isBuffer(v)) this.noteValueSize(v.length);
+        }
+        if (!outcome.err) onReply?.(cmd, outcome.reply);
+        return outcome;
+      });
     }
     const p = this.pipeline(plan.node);
     for (const c of plan.commands) c.add(p);
