@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatStoreBench, runStoreBenchmark, type StoreBenchOptions } from '../lib/src/bench/store';
 import { decodeKV, encodeKV, syntheticKV, type KVArrays } from '../lib/src/serde';
+import { EntryKey } from '../lib/src/serde/mac';
 import { isFastMode } from '../lib/src/runtime/env';
 import { progress, type ProgressReporter } from '../lib/src/runtime/progress';
 
@@ -27,6 +28,7 @@ const HELP = `usage: npm run bench:store -- [options]
   --mget-batch N          keys per MGET on the ioredis path
   --lookup-blocks N       blocks in the lookup test
   --lookup-present N      of which present
+  --windows 1,2,4,8       blocks in flight to try (plain socket and load path; default 1,2,3,4,6,8,12,16)
   --out FILE              results file (default results/store.json, fast: out/results/store.json)
   -h, --help              this text`;
 
@@ -35,12 +37,14 @@ const HELP = `usage: npm run bench:store -- [options]
  * shape (32 layers × 8 KV heads × 128 channels × 16 tokens = 2 MiB; 4 layers in fast mode), and
  * "decode" fills the Float32Arrays that become the model's KV tensors.
  */
-function kvBlocks(): Pick<StoreBenchOptions, 'value' | 'decode'> {
+function kvBlocks(): Pick<StoreBenchOptions, 'value' | 'decode' | 'decodeVerified'> {
   const shape = { layers: isFastMode() ? 4 : 32, kvHeads: 8, headDim: 128, tokens: 16 };
-  const blob = encodeKV(syntheticKV(shape, { seed: 1 }), { dtype: 'fp16' });
+  // Signed entries (a MAC with a made-up secret): the load path runs with and without checking it.
+  const key = EntryKey.fromSecret(`bench-store secret ${Date.now()} ${process.pid}`);
+  const blob = encodeKV(syntheticKV(shape, { seed: 1 }), { dtype: 'fp16', key });
   const n = shape.kvHeads * shape.tokens * shape.headDim;
   const into: KVArrays = { k: Array.from({ length: shape.layers }, () => new Float32Array(n)), v: Array.from({ length: shape.layers }, () => new Float32Array(n)) };
-  return { value: () => Buffer.from(blob), decode: (v: Buffer) => decodeKV(v, { into }) };
+  return { value: () => Buffer.from(blob), decode: (v: Buffer) => decodeKV(v, { into }), decodeVerified: (v: Buffer) => decodeKV(v, { into, key }) };
 }
 
 function options(argv: string[]): { options: StoreBenchOptions; out: string } | undefined {
@@ -56,7 +60,7 @@ function options(argv: string[]): { options: StoreBenchOptions; out: string } | 
   };
   const { values } = parseArgs({
     args: argv,
-    options: { help: { type: 'boolean', short: 'h' }, out: { type: 'string' }, ...Object.fromEntries(Object.keys(ints).map((k) => [k, { type: 'string' as const }])) },
+    options: { help: { type: 'boolean', short: 'h' }, out: { type: 'string' }, windows: { type: 'string' }, ...Object.fromEntries(Object.keys(ints).map((k) => [k, { type: 'string' as const }])) },
   });
   if (values.help) return undefined;
   const options: StoreBenchOptions = {};
@@ -65,6 +69,12 @@ function options(argv: string[]): { options: StoreBenchOptions; out: string } | 
     if (v === undefined) continue;
     if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new Error(`--${name} needs an integer, got ${String(v)}`);
     (options as Record<string, unknown>)[key] = Number(v);
+  }
+  if (typeof values.windows === 'string') {
+    options.windows = values.windows.split(',').map((w) => {
+      if (!/^\d+$/.test(w.trim())) throw new Error(`--windows takes integers like 1,2,4; got ${w}`);
+      return Number(w);
+    });
   }
   const fallback = path.resolve(__dirname, '..', isFastMode() ? 'out/results' : 'results', 'store.json');
   return { options, out: typeof values.out === 'string' ? path.resolve(values.out) : fallback };

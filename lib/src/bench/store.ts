@@ -1,6 +1,8 @@
 /**
- * Store benchmark: how close does `RedisStore.get` come to raw ioredis `getBuffer` calls on the same
- * bytes, and how many commands / round trips does a longest-prefix lookup cost?
+ * Store benchmark: how fast does a prefix of KV blocks come out of Redis — against the machine's
+ * limit (a plain socket at its best window), raw ioredis, `RedisStore.get` and the connector's whole
+ * load path (lookup + get + verify + decode), each side by side in one run — what a window costs
+ * Redis in memory, what a MAC costs, and how many commands / round trips a longest-prefix lookup takes.
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import * as os from 'node:os';
@@ -11,10 +13,12 @@ import { InvalidInputError } from '../runtime/errors';
 import { RedisStore } from '../store/redis-store';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../store/embedded-redis';
 import { parseInfo } from '../store/health';
-import { redactStoreUrl } from '../store/url';
+import { parseStoreUrl, redactStoreUrl } from '../store/url';
 import { startRoundTripProxy } from './store-proxy';
 import { median, summarizeTimings, type TimingSummary } from './stats';
 import { longestPrefix as findLongestPrefix } from '../hashing/lookup';
+import { DEFAULT_REDIS_COMMON_OPTIONS } from '../store/redis-base';
+import { plainSocketRead } from './plain-socket';
 
 export interface StoreBenchOptions {
   /** Redis to use. @default redisUrlFromEnv(), else a private redis-server on a free port */
@@ -45,6 +49,17 @@ export interface StoreBenchOptions {
    */
   decode?: (value: Buffer) => unknown;
   /**
+   * The same decode, also checking each entry's MAC (entries written with the cache secret). When
+   * given, the load path runs with and without it, side by side. @default undefined
+   */
+  decodeVerified?: (value: Buffer) => unknown;
+  /**
+   * Blocks in flight to try, for the plain socket (the machine's limit is its best) and for the
+   * store's load path (the best is the measured choice of `windowBytes`).
+   * @default [1, 2, 3, 4, 6, 8, 12, 16]
+   */
+  windows?: readonly number[];
+  /**
    * The stored value of block `i` (e.g. a serialized KV block, so that `decode` has real input);
    * its length then sets the block size. @default random bytes of `blockBytes`
    */
@@ -62,7 +77,14 @@ export const DEFAULT_STORE_BENCH_OPTIONS = {
   iterationsFast: 2,
   lookupBlocks: 128,
   lookupPresent: 96,
+  windows: [1, 2, 3, 4, 6, 8, 12, 16],
 } as const;
+
+/** A read rate at one window (blocks in flight). */
+export interface WindowRate {
+  window: number;
+  gbps: number;
+}
 
 export interface StoreBenchResult {
   benchmark: 'store';
@@ -81,10 +103,25 @@ export interface StoreBenchResult {
     lookupBlocks: number;
     lookupPresent: number;
     decodeHook: boolean;
+    macHook: boolean;
+    /** The store's windowBytes in this run (its default unless the environment changed it). */
+    windowBytes: number;
+    windows: number[];
   };
   machine: { platform: string; release: string; arch: string; cpus: number; cpuModel: string; totalMemoryGiB: number };
   versions: { node: string; kvcacheLab: string; ioredis: string; promClient: string; redis: string };
   measurements: {
+    /** The machine's limit: a plain socket reading the same values, per window, and its best. */
+    limit: { byWindow: WindowRate[]; best: WindowRate };
+    /** The connector's load path (lookup + get + decode as blocks arrive) per window, and its best. */
+    loadPath: { byWindow: WindowRate[]; best: WindowRate; fractionOfLimit: number };
+    /** The load path with and without checking each entry's MAC (when `decodeVerified` is given). */
+    mac?: { without: TimingSummary; with: TimingSummary; overhead: number };
+    /**
+     * Redis' memory above the data it holds during one read of the whole prefix (`used_memory_peak`
+     * minus `used_memory` before): through the store's window, then with every GET in flight.
+     */
+    memory: { windowBytes: number; windowedPeakBytes: number; allInFlightPeakBytes: number; prefixBytes: number };
     put: TimingSummary & { stored: number };
     get: {
       /** (a) raw ioredis: one `getBuffer` per block, all in flight at once on one connection. */
@@ -171,8 +208,10 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
   }
   const blocks = Math.max(1, Math.floor(tokens / tokensPerBlock));
   const totalBytes = blocks * blockBytes;
+  const windows = [...(options.windows ?? d.windows)];
+  for (const w of windows) if (!Number.isInteger(w) || w < 1) throw InvalidInputError.at('options.windows', 'integers ≥ 1', w);
   const progress = options.onProgress ?? (() => undefined);
-  const totalSteps = 3 + 2 * iterations + (options.decode ? iterations : 0) + 2;
+  const totalSteps = 4 + 2 * iterations + (options.decode ? iterations : 0) + (options.decodeVerified ? 2 * iterations : 0) + 2 * windows.length + 2;
   let step = 0;
   const tick = (label: string): void => progress(++step, totalSteps, label);
 
@@ -201,6 +240,19 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
     if (putResult.stored !== blocks) throw new Error(`put stored ${putResult.stored} of ${blocks} blocks (is Redis full? ${store.stats().errors} errors)`);
     tick('put');
 
+    // Redis' memory during one read: first through the store's window, then with every GET in flight
+    // (used_memory_peak only grows, so the smaller one goes first).
+    const memory = async (read: () => Promise<unknown>): Promise<number> => {
+      const before = parseInfo(await raw.info('memory'));
+      await read();
+      const after = parseInfo(await raw.info('memory'));
+      return Math.max(0, Number(after.used_memory_peak) - Math.max(Number(before.used_memory), 0));
+    };
+    await store.get(hashes.slice(0, 1)); // the store learns the value size
+    const windowedPeakBytes = await memory(() => store.get(hashes));
+    const allInFlightPeakBytes = await memory(() => Promise.all(keys.map((k) => raw.getBuffer(k))));
+    tick('memory');
+
     // Warm-up + verification of the bytes.
     await Promise.all(keys.map((k) => raw.getBuffer(k)));
     const check = await store.get(hashes);
@@ -210,6 +262,21 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
     const rawMs: number[] = [];
     const storeMs: number[] = [];
     const decodeMs: number[] = [];
+    const macOffMs: number[] = [];
+    const macOnMs: number[] = [];
+    /** What the engine's connector does: one batched lookup, then a get that decodes each block as it arrives. */
+    const loadPath = (s: RedisStore, decode: (v: Buffer) => unknown): Promise<number> =>
+      timeIt(async () => {
+        const found = await findLongestPrefix(s, hashes, { blockSize: tokensPerBlock });
+        let decoded = 0;
+        await s.get(hashes.slice(0, found.matchedBlocks), {
+          onValue: (_i, v) => {
+            decode(v);
+            decoded++;
+          },
+        });
+        if (decoded !== blocks) throw new Error(`lookup + load decoded ${decoded} of ${blocks} blocks`);
+      });
     for (let it = 0; it < iterations; it++) {
       const runRaw = (): Promise<number> =>
         timeIt(async () => {
@@ -234,25 +301,46 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
         tick('raw getBuffer');
       }
       if (options.decode) {
-        const decode = options.decode;
-        // What the engine's connector does: one batched lookup, then a get that decodes each block
-        // as it arrives (GetOptions.onValue) while the next ones are still on the wire.
-        decodeMs.push(
-          await timeIt(async () => {
-            const found = await findLongestPrefix(store, hashes, { blockSize: tokensPerBlock });
-            let decoded = 0;
-            await store.get(hashes.slice(0, found.matchedBlocks), {
-              onValue: (_i, v) => {
-                decode(v);
-                decoded++;
-              },
-            });
-            if (decoded !== blocks) throw new Error(`lookup + load decoded ${decoded} of ${blocks} blocks`);
-          }),
-        );
+        decodeMs.push(await loadPath(store, options.decode));
         tick('lookup + RedisStore.get + decode');
       }
+      if (options.decodeVerified && options.decode) {
+        // With and without the MAC check, alternating, on the same signed entries.
+        const pair = it % 2 === 0 ? [options.decode, options.decodeVerified] : [options.decodeVerified, options.decode];
+        for (const fn of pair) (fn === options.decode ? macOffMs : macOnMs).push(await loadPath(store, fn));
+        tick('load path, with and without MAC');
+        tick('load path, with and without MAC');
+      }
     }
+
+    // The machine's limit (a plain socket) and the store's load path, per window, interleaved.
+    const limitByWindow: WindowRate[] = [];
+    const loadByWindow: WindowRate[] = [];
+    const [host, port] = [store.host, store.port];
+    const { password } = parseStoreUrl(url);
+    for (const w of windows) {
+      const sock: number[] = [];
+      const path: number[] = [];
+      const windowed = new RedisStore({ url, namespace, name: `bench-w${w}`, commandTimeout: 60_000, windowBytes: w * blockBytes });
+      try {
+        if (!(await windowed.ready())) throw new Error(`cannot reach Redis at ${redactStoreUrl(url)}`);
+        await windowed.get(hashes.slice(0, 1));
+        for (let it = 0; it < iterations; it++) {
+          sock.push(await timeIt(async () => {
+            const got = await plainSocketRead(host, port, keys, w, password);
+            if (got !== totalBytes) throw new Error(`plain socket read ${got} of ${totalBytes} bytes`);
+          }));
+          if (options.decode) path.push(await loadPath(windowed, options.decode));
+        }
+      } finally {
+        await windowed.close();
+      }
+      limitByWindow.push({ window: w, gbps: summarizeTimings(sock, totalBytes).gbps });
+      tick(`plain socket, window ${w}`);
+      if (path.length) loadByWindow.push({ window: w, gbps: summarizeTimings(path, totalBytes).gbps });
+      tick(`load path, window ${w}`);
+    }
+    const best = (rates: WindowRate[]): WindowRate => rates.reduce((a, b) => (b.gbps > a.gbps ? b : a), rates[0] ?? { window: 0, gbps: 0 });
 
     // Longest-prefix lookup: `lookupPresent` leading blocks stored, then misses.
     const lookupHashes = chainHashes(lookupBlocks, `bench-lookup-${Date.now()}`);
@@ -317,6 +405,9 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
         lookupBlocks,
         lookupPresent,
         decodeHook: options.decode !== undefined,
+        macHook: options.decodeVerified !== undefined,
+        windowBytes: store.windowBytes,
+        windows,
       },
       machine: {
         platform: os.platform(),
@@ -334,6 +425,20 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
         redis: redisVersion,
       },
       measurements: {
+        limit: { byWindow: limitByWindow, best: best(limitByWindow) },
+        loadPath: {
+          byWindow: loadByWindow,
+          best: best(loadByWindow),
+          fractionOfLimit: decodeSummary ? Math.round((decodeSummary.gbps / best(limitByWindow).gbps) * 1000) / 1000 : 0,
+        },
+        ...(macOnMs.length
+          ? (() => {
+              const without = summarizeTimings(macOffMs, totalBytes);
+              const withMac = summarizeTimings(macOnMs, totalBytes);
+              return { mac: { without, with: withMac, overhead: Math.round((withMac.medianMs / without.medianMs - 1) * 1000) / 1000 } };
+            })()
+          : {}),
+        memory: { windowBytes: store.windowBytes, windowedPeakBytes, allInFlightPeakBytes, prefixBytes: totalBytes },
         put: { ...summarizeTimings([putMs], totalBytes), stored: putResult.stored },
         get: {
           raw: rawSummary,
@@ -375,11 +480,20 @@ export function formatStoreBench(r: StoreBenchResult): string {
   const lines = [
     `Store benchmark (${r.fast ? 'fast' : 'full'}) — Redis ${r.versions.redis} at ${r.config.redis}${r.config.embeddedRedis ? ' (embedded)' : ''}, ioredis ${r.versions.ioredis}, Node ${r.versions.node}`,
     `  prefix of ${r.config.tokens} tokens = ${r.config.blocks} blocks × ${mib(r.config.blockBytes)} = ${mib(r.config.totalBytes)}`,
-    `  put (SET NX, all in flight)       ${r.measurements.put.medianMs.toFixed(1)} ms   ${r.measurements.put.gbps.toFixed(2)} GB/s`,
+    `  put (SET NX, windowed)            ${r.measurements.put.medianMs.toFixed(1)} ms   ${r.measurements.put.gbps.toFixed(2)} GB/s`,
     `  (a) raw ioredis getBuffer          ${g.raw.medianMs.toFixed(1)} ms   ${g.raw.gbps.toFixed(2)} GB/s (median of ${g.raw.samplesMs.length})`,
     `  (b) RedisStore.get                 ${g.store.medianMs.toFixed(1)} ms   ${g.store.gbps.toFixed(2)} GB/s   b/a = ${g.ratio.toFixed(2)}${g.verified ? '' : '  (BYTES DIFFER!)'}`,
   ];
   if (g.storeDecode) lines.push(`  (c) lookup + get + decode          ${g.storeDecode.medianMs.toFixed(1)} ms   ${g.storeDecode.gbps.toFixed(2)} GB/s   ratio ${g.ratioDecode?.toFixed(2)}`);
+  const m = r.measurements;
+  const rates = (list: WindowRate[]): string => list.map((x) => `${x.window}: ${x.gbps.toFixed(2)}`).join('  ');
+  lines.push(`  plain socket by window (GB/s)      ${rates(m.limit.byWindow)}  → limit ${m.limit.best.gbps.toFixed(2)} GB/s at ${m.limit.best.window}`);
+  if (m.loadPath.byWindow.length) {
+    lines.push(`  load path by window (GB/s)         ${rates(m.loadPath.byWindow)}  → best ${m.loadPath.best.gbps.toFixed(2)} GB/s at ${m.loadPath.best.window}`);
+    lines.push(`  load path at windowBytes ${mib(r.config.windowBytes)}: ${g.storeDecode?.gbps.toFixed(2)} GB/s = ${m.loadPath.fractionOfLimit.toFixed(2)} of the plain-socket limit`);
+  }
+  if (m.mac) lines.push(`  MAC check: ${m.mac.without.gbps.toFixed(2)} → ${m.mac.with.gbps.toFixed(2)} GB/s (+${(m.mac.overhead * 100).toFixed(1)} % time on the load path)`);
+  lines.push(`  Redis memory above the data during one read: ${mib(m.memory.windowedPeakBytes)} through the store's window, ${mib(m.memory.allInFlightPeakBytes)} with every GET in flight (prefix ${mib(m.memory.prefixBytes)})`);
   lines.push(
     `  longest-prefix lookup of ${l.blocks} blocks: prefix ${l.longestPrefix}, ${l.commands} commands (${Object.entries(l.commandsByName).map(([k, v]) => `${k}×${v}`).join(', ')}), ${l.roundTrips} round trip(s) by the store, ${l.roundTripsOnWire} on the wire, ${l.medianMs.toFixed(2)} ms`,
     `  same lookup as awaited EXISTS one by one: ${l.sequential.commands} commands, ${l.sequential.roundTrips} round trips, ${l.sequential.medianMs.toFixed(2)} ms`,
