@@ -17,7 +17,6 @@ import { parseStoreUrl, redactStoreUrl } from '../store/url';
 import { startRoundTripProxy } from './store-proxy';
 import { median, summarizeTimings, type TimingSummary } from './stats';
 import { longestPrefix as findLongestPrefix } from '../hashing/lookup';
-import { DEFAULT_REDIS_COMMON_OPTIONS } from '../store/redis-base';
 import { plainSocketRead } from './plain-socket';
 
 export interface StoreBenchOptions {
