@@ -1,5 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { breakEvenGBps, loadPrefillTable, prefillSpeed, prefillWork, projectCost } from '../../lib/src/bench/cost';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PREFILL_TABLE_PATH, breakEvenGBps, loadPrefillTable, prefillSpeed, prefillWork, projectCost } from '../../lib/src/bench/cost';
+import type { KVLabError } from '../../lib/src/runtime/errors';
 import { sizeRedis } from '../../lib/src/bench/sizing';
 import { getPreset } from '../../lib/src/model/presets';
 
@@ -22,7 +26,11 @@ describe('cost model', () => {
     const mid = prefillSpeed(rows, 'llama3-8b', 2048).tokensPerS;
     assert.ok(mid > Math.min(at1k, at4k) && mid < Math.max(at1k, at4k));
     assert.equal(prefillSpeed(rows, 'llama3-8b', 10).tokensPerS, at1k);
-    assert.throws(() => prefillSpeed(rows, 'gpt-5', 1024), { code: 'INVALID_INPUT' });
+    assert.throws(() => prefillSpeed(rows, 'gpt-5', 1024), {
+      code: 'INVALID_INPUT',
+      details: { path: 'model', expected: 'a model with measured prefill speeds (llama2-7b, llama3-8b, llama3-70b)', received: '"gpt-5"' },
+    });
+    assert.throws(() => prefillSpeed(rows, 'llama3-8b', NaN), { code: 'INVALID_INPUT', details: { path: 'promptTokens', expected: 'a positive number', received: 'NaN' } });
   });
 
   it('saves nothing at zero reuse and most of the cost at high reuse with a fast store', () => {
@@ -82,10 +90,40 @@ describe('cost model', () => {
     assert.throws(() => prefillWork(cfg, 1.5), { code: 'INVALID_INPUT' });
   });
 
-  it('rejects bad inputs with a typed error', () => {
-    assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: 4096, reuseFraction: 1.5, dollarsPerGpuHour: 3, storeGBps: 10 }), { code: 'INVALID_INPUT' });
-    assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: -1, reuseFraction: 0.5, dollarsPerGpuHour: 3, storeGBps: 10 }), { code: 'INVALID_INPUT' });
-    assert.throws(() => projectCost({ model: 'llama3-8b', promptTokens: 4096, reuseFraction: 0.5, dollarsPerGpuHour: NaN, storeGBps: 10 }), { code: 'INVALID_INPUT' });
+  it('rejects bad inputs with a typed error naming the input', () => {
+    const ok = { model: 'llama3-8b', promptTokens: 4096, reuseFraction: 0.5, dollarsPerGpuHour: 3, storeGBps: 10 };
+    assert.throws(() => projectCost({ ...ok, reuseFraction: 1.5 }), {
+      code: 'INVALID_INPUT',
+      message: 'inputs.reuseFraction: expected a fraction in [0, 1], received 1.5',
+      details: { path: 'inputs.reuseFraction', expected: 'a fraction in [0, 1]', received: '1.5' },
+    });
+    assert.throws(() => projectCost({ ...ok, promptTokens: -1 }), { code: 'INVALID_INPUT', details: { path: 'inputs.promptTokens', expected: 'a positive number', received: '-1' } });
+    assert.throws(() => projectCost({ ...ok, dollarsPerGpuHour: NaN }), { code: 'INVALID_INPUT', details: { path: 'inputs.dollarsPerGpuHour', expected: 'a positive number', received: 'NaN' } });
+    assert.throws(() => projectCost({ ...ok, storeGBps: 0 }), { code: 'INVALID_INPUT', details: { path: 'inputs.storeGBps', expected: 'a positive number', received: '0' } });
+  });
+
+  it('rejects a prefill table with other columns or a non-numeric cell (ConfigError naming the cell)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-cost-'));
+    try {
+      const text = fs.readFileSync(PREFILL_TABLE_PATH, 'utf8');
+      const renamed = path.join(dir, 'renamed.tsv');
+      fs.writeFileSync(renamed, text.replace('prefill_ms', 'prefill_s'));
+      assert.throws(() => loadPrefillTable(renamed), (err: KVLabError) => {
+        assert.equal(err.code, 'CONFIG_ERROR');
+        assert.equal(err.details.path, `${renamed} columns`);
+        assert.match(err.details.expected ?? '', /^model, prompt_tokens, prefill_ms, /);
+        assert.match(err.details.received ?? '', /^model, prompt_tokens, prefill_s, /);
+        return true;
+      });
+      const garbled = path.join(dir, 'garbled.tsv');
+      fs.writeFileSync(garbled, text.replace('\t128.5\t', '\tfast\t'));
+      assert.throws(() => loadPrefillTable(garbled), {
+        code: 'CONFIG_ERROR',
+        details: { path: `${garbled} row 2, column prefill_ms`, expected: 'a number', received: '"fast"' },
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

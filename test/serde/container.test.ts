@@ -9,6 +9,7 @@ import {
   FORMAT_VERSION,
   HEADER_BYTES,
   type KVBlockData,
+  type KVCodec,
   type KVDtype,
   compareKV,
   decodeKV,
@@ -19,7 +20,7 @@ import {
   syntheticKV,
   verifyKV,
 } from '../../lib/src/serde';
-import { FP16_NAN_SIGN_KEPT, bitsOfF32, f32FromBits, fp16Value, bf16Value, refBf16, refFp16 } from './helpers';
+import { FP16_NAN_SIGN_KEPT, bitsOfF32, expectKVError, f32FromBits, fp16Value, bf16Value, refBf16, refFp16 } from './helpers';
 
 const SHAPES = [
   { layers: 1, kvHeads: 1, headDim: 1, tokens: 1 },
@@ -193,6 +194,33 @@ describe('serde: container round trips', () => {
     ];
     assert.equal(dumps.length, expected.length);
     dumps.forEach((bytes, i) => assert.deepEqual(bytes, [...expected[i]!], `worked example ${i + 1}`));
+  });
+
+  it('bad options and decode targets: the error details name the option and what it should be', () => {
+    const block = syntheticKV(SHAPES[1]!);
+    assert.deepEqual(expectKVError(() => encodeKV(block, { codec: 'lz4' as KVCodec }), 'INVALID_INPUT').details, {
+      path: 'options.codec',
+      expected: 'one of none, pako, shuffle-pako, zlib, shuffle-zlib',
+      received: '"lz4"',
+    });
+    assert.equal(expectKVError(() => formatId('fp8' as KVDtype), 'INVALID_INPUT').details.path, 'dtype');
+    assert.equal(expectKVError(() => encodedSize(SHAPES[1]!, { dtype: 'fp8' as KVDtype }), 'INVALID_INPUT').details.path, 'options.dtype');
+    assert.deepEqual(expectKVError(() => formatId('kivi4', { groupSize: 0 }), 'INVALID_INPUT').details, { path: 'options.groupSize', expected: 'an integer in [1, 2^32)', received: '0' });
+    assert.equal(expectKVError(() => encodeKV(block, { dtype: 'int8', scaleStorage: 'fp16' }), 'INVALID_INPUT').details.path, 'options.scaleStorage');
+    // fp16 kivi scales overflow above 32752: the limit and the block's largest |value| as numbers.
+    const big = syntheticKV(SHAPES[1]!);
+    big.v[1]![4] = -40000;
+    const over = expectKVError(() => encodeKV(big, { dtype: 'kivi4', scaleStorage: 'fp16' }), 'INVALID_INPUT').details;
+    assert.deepEqual([over.path, over.limit, over.actual, over.received], ['options.scaleStorage', 32752, 40000, '"fp16"']);
+    const nan = syntheticKV(SHAPES[1]!);
+    nan.v[1]![7] = NaN;
+    assert.deepEqual(expectKVError(() => encodeKV(nan, { dtype: 'kivi2' }), 'INVALID_INPUT').details, { path: 'block.v[1][7]', expected: 'a finite value (kivi2 quantization)', received: 'NaN' });
+    // A decode target of another shape: the same details as the check of a block, plus the entry's shape.
+    const n = 3 * 3 * 5;
+    const into = { k: [new Float32Array(n), new Float32Array(n)], v: [new Float32Array(n), new Float32Array(n - 1)] };
+    const err = expectKVError(() => decodeKV(encodeKV(block), { into }), 'MODEL_MISMATCH');
+    assert.deepEqual(err.details, { path: 'options.into.v[1]', expected: `${n} values (shape [3, 3, 5])`, received: `${n - 1} values`, hint: 'The entry is 2 layers × [3, 3, 5].' });
+    assert.ok(err.cause instanceof Error && (err.cause as { code?: string }).code === 'INVALID_INPUT', 'the check that failed is the cause');
   });
 
   it('formatId and FORMAT_VERSION', () => {

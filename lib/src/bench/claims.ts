@@ -8,14 +8,18 @@
 import type { BenchmarkResults } from './suite';
 import type { CostProjection } from './cost';
 
+/** The seed project's headline claims: TTFT and throughput speed-ups, and the fraction of prefill cost saved. */
 export const SEED_CLAIMS = {
   latencySpeedup: 11,
   throughputSpeedup: 15,
   costReduction: 0.95,
 } as const;
 
+/** One claim set against our measurement: what was claimed, what we measured, and what it stands on. */
 export interface ClaimRow {
+  /** What is claimed, and on which workload. */
   claim: string;
+  /** The seed's figure, as it stated it. */
   seed: string;
   /** What the run measured (for latency: at p50 and at p95, same strategy). */
   measured: string;

@@ -5,17 +5,26 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, InvalidInputError } from '../runtime/errors';
+import { ConfigError, InvalidInputError, describeValue } from '../runtime/errors';
 import type { ModelConfig } from '../model/config';
 
+/** One row of the measured prefill table: a model shape prefilling one prompt length on an H100. */
 export interface PrefillMeasurement {
+  /** Model shape (`llama2-7b`, `llama3-8b`, `llama3-70b`). */
   model: string;
+  /** Prompt length prefilled, in tokens. */
   promptTokens: number;
+  /** Measured prefill time of the whole prompt (median), in milliseconds. */
   prefillMs: number;
+  /** promptTokens / prefill time. */
   prefillTokensPerS: number;
+  /** Bytes of K and V per token over all layers, in bf16. */
   kvBytesPerToken: number;
+  /** kvBytesPerToken × promptTokens. */
   kvBytesTotal: number;
+  /** Store bandwidth (GB/s) at which loading the prompt's KV takes as long as prefilling it. */
   breakevenGBps: number;
+  /** How the row was measured (e.g. some layers timed and scaled). */
   note: string;
 }
 
@@ -34,12 +43,12 @@ export function loadPrefillTable(file = PREFILL_TABLE_PATH): { rows: PrefillMeas
   const [header, ...body] = lines;
   const cols = (header ?? '').split('\t');
   const expected = ['model', 'prompt_tokens', 'prefill_ms', 'prefill_tokens_per_s', 'kv_bytes_per_token', 'kv_bytes_total', 'breakeven_GBps', 'note'];
-  if (expected.some((c, i) => cols[i] !== c)) throw new ConfigError(`${file}: unexpected columns ${cols.join(', ')}`);
+  if (expected.some((c, i) => cols[i] !== c)) throw new ConfigError({ path: `${file} columns`, expected: expected.join(', '), received: cols.join(', ') });
   const rows = body.map((line, i) => {
     const f = line.split('\t');
     const num = (j: number): number => {
       const v = Number(f[j]);
-      if (!Number.isFinite(v)) throw new ConfigError(`${file}: row ${i + 1} column ${expected[j]} is not a number: ${f[j]}`);
+      if (!Number.isFinite(v)) throw new ConfigError({ path: `${file} row ${i + 1}, column ${expected[j]}`, expected: 'a number', received: describeValue(f[j]) });
       return v;
     };
     return {
@@ -50,6 +59,7 @@ export function loadPrefillTable(file = PREFILL_TABLE_PATH): { rows: PrefillMeas
   return { rows, provenance };
 }
 
+/** What {@link projectCost} projects from: the model, the workload's reuse, the price and the store's speed. */
 export interface CostInputs {
   /** Model shape, one of the table's models (`llama2-7b`, `llama3-8b`, `llama3-70b`). */
   model: string;
@@ -70,8 +80,10 @@ export interface CostInputs {
   overlapLoad?: boolean;
 }
 
+/** The defaults of {@link CostInputs}: loads are not overlapped with compute (the cautious case). */
 export const DEFAULT_COST_INPUTS = { overlapLoad: false } as const;
 
+/** What {@link projectCost} returns: its inputs, the measured basis, and the cost with and without the cache. */
 export interface CostProjection {
   inputs: Required<CostInputs>;
   /** The measured row(s) used, and how the speed was derived (nearest or interpolated prompt length). */
@@ -106,37 +118,33 @@ export function breakEvenGBps(kvBytesPerToken: number, prefillTokensPerS: number
 
 /** Prefill speed for a prompt length, interpolated in log(prompt length) between measured rows. */
 export function prefillSpeed(rows: PrefillMeasurement[], model: string, promptTokens: number): { tokensPerS: number; kvBytesPerToken: number; basis: string } {
+  if (typeof promptTokens !== 'number' || !(promptTokens > 0)) throw InvalidInputError.at('promptTokens', 'a positive number', promptTokens);
   const mine = rows.filter((r) => r.model === model).sort((a, b) => a.promptTokens - b.promptTokens);
-  if (mine.length === 0) {
-    throw new InvalidInputError(`no measured prefill speed for model ${JSON.stringify(model)}; known: ${[...new Set(rows.map((r) => r.model))].join(', ')}`);
-  }
+  if (mine.length === 0) throw InvalidInputError.at('model', `a model with measured prefill speeds (${[...new Set(rows.map((r) => r.model))].join(', ')})`, model);
   const first = mine[0] as PrefillMeasurement;
   const last = mine[mine.length - 1] as PrefillMeasurement;
   if (promptTokens <= first.promptTokens) return { tokensPerS: first.prefillTokensPerS, kvBytesPerToken: first.kvBytesPerToken, basis: `${model} measured at ${first.promptTokens} tokens (nearest)` };
   if (promptTokens >= last.promptTokens) return { tokensPerS: last.prefillTokensPerS, kvBytesPerToken: last.kvBytesPerToken, basis: `${model} measured at ${last.promptTokens} tokens (nearest)` };
-  for (let i = 1; i < mine.length; i++) {
-    const lo = mine[i - 1] as PrefillMeasurement;
-    const hi = mine[i] as PrefillMeasurement;
-    if (promptTokens <= hi.promptTokens) {
-      const t = (Math.log(promptTokens) - Math.log(lo.promptTokens)) / (Math.log(hi.promptTokens) - Math.log(lo.promptTokens));
-      return {
-        tokensPerS: lo.prefillTokensPerS + t * (hi.prefillTokensPerS - lo.prefillTokensPerS),
-        kvBytesPerToken: lo.kvBytesPerToken,
-        basis: `${model} interpolated between ${lo.promptTokens} and ${hi.promptTokens} tokens`,
-      };
-    }
-  }
-  throw new InvalidInputError('unreachable');
+  // first < promptTokens < last here, so the first row at or above promptTokens has index ≥ 1.
+  const at = mine.findIndex((r) => promptTokens <= r.promptTokens);
+  const lo = mine[at - 1] as PrefillMeasurement;
+  const hi = mine[at] as PrefillMeasurement;
+  const t = (Math.log(promptTokens) - Math.log(lo.promptTokens)) / (Math.log(hi.promptTokens) - Math.log(lo.promptTokens));
+  return {
+    tokensPerS: lo.prefillTokensPerS + t * (hi.prefillTokensPerS - lo.prefillTokensPerS),
+    kvBytesPerToken: lo.kvBytesPerToken,
+    basis: `${model} interpolated between ${lo.promptTokens} and ${hi.promptTokens} tokens`,
+  };
 }
 
 function checkInputs(i: CostInputs): Required<CostInputs> {
   const positive = (name: string, v: number): void => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidInputError(`${name} must be a positive number, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw InvalidInputError.at(`inputs.${name}`, 'a positive number', v);
   };
   positive('promptTokens', i.promptTokens);
   positive('dollarsPerGpuHour', i.dollarsPerGpuHour);
   positive('storeGBps', i.storeGBps);
-  if (!(i.reuseFraction >= 0 && i.reuseFraction <= 1)) throw new InvalidInputError(`reuseFraction must be in [0, 1], got ${i.reuseFraction}`);
+  if (!(i.reuseFraction >= 0 && i.reuseFraction <= 1)) throw InvalidInputError.at('inputs.reuseFraction', 'a fraction in [0, 1]', i.reuseFraction);
   return { ...DEFAULT_COST_INPUTS, ...i };
 }
 

@@ -3,7 +3,7 @@ import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, 
 import { EntryKey } from '../serde/mac';
 import type { BlockHash } from '../hashing/types';
 import { isQuantized, type KVDtype } from '../serde/types';
-import { UnsupportedFormatError } from '../runtime/errors';
+import { InvalidInputError, UnsupportedFormatError } from '../runtime/errors';
 
 /**
  * Turns one block of KV (all layers, a token range) into bytes and back. The serde layer provides
@@ -77,7 +77,7 @@ export function sliceArrays(kv: KVCacheArrays, from: number, to: number): KVCach
 /** Join consecutive blocks into one run (the inverse of cutting with {@link sliceArrays}). */
 export function joinArrays(parts: readonly KVCacheArrays[]): KVCacheArrays {
   const first = parts[0];
-  if (!first) throw new Error('joinArrays needs at least one part');
+  if (!first) throw InvalidInputError.at('parts', 'at least one block', parts);
   const { numKvHeads: heads, headDim: dim } = first;
   const total = parts.reduce((a, p) => a + p.tokens, 0);
   const layers = first.layers.map((_, li) => {

@@ -150,8 +150,12 @@ function asBuffer(b: Buffer | Uint8Array): Buffer {
 /** A stored block must have exactly the model's KV shape; anything else is treated as corrupt. */
 function checkBlockShape(part: KVCacheArrays, model: LlamaModel, tokens: number): void {
   const c = model.config;
-  if (part.layers.length !== c.numLayers || part.numKvHeads !== c.numKvHeads || part.headDim !== c.headDim || part.tokens !== tokens) {
-    throw new ModelMismatchError(`stored block has shape ${part.layers.length}×[${part.numKvHeads}, ${part.tokens}, ${part.headDim}], the model needs ${c.numLayers}×[${c.numKvHeads}, ${tokens}, ${c.headDim}]`);
+  const got = { layers: part.layers.length, numKvHeads: part.numKvHeads, tokens: part.tokens, headDim: part.headDim };
+  const want = { layers: c.numLayers, numKvHeads: c.numKvHeads, tokens, headDim: c.headDim };
+  const field = (Object.keys(want) as (keyof typeof want)[]).find((f) => got[f] !== want[f]);
+  if (field !== undefined) {
+    const shape = (s: typeof want): string => `${s.layers}×[${s.numKvHeads}, ${s.tokens}, ${s.headDim}]`;
+    throw new ModelMismatchError({ path: `block.${field}`, expected: `shape ${shape(want)} (the model's)`, received: shape(got) });
   }
 }
 

@@ -6,8 +6,8 @@
  * inconsistent bytes) or UnsupportedFormatError (a version, dtype, codec or flag this build does
  * not know) — it never returns values from an entry that failed a check.
  */
-import { InvalidInputError, ModelMismatchError, describeValue } from '../runtime';
-import { type KVCodec, compressPayload, decompressPayload, isCodec } from './codecs';
+import { InvalidInputError, KVLabError, ModelMismatchError, describeValue } from '../runtime';
+import { CODECS, type KVCodec, compressPayload, decompressPayload, isCodec } from './codecs';
 import { xxh64 } from './xxh64';
 import { assertLittleEndianHost } from './endian';
 import {
@@ -29,6 +29,7 @@ import { FP16_SCALE_SAFE_ABSMAX } from './lowbit';
 import { readPayload, validatePayload, writePayload } from './payload';
 import { scratchBytes } from './scratch';
 import {
+  DTYPES,
   type KVArrays,
   type KVBlockData,
   type KVDtype,
@@ -122,7 +123,11 @@ export interface DecodeOptions extends HeaderReadOptions {
   key?: EntryKey;
 }
 
+/** The defaults of {@link DecodeOptions}: those of reading a header (entries decode to at most 1 GiB). */
 export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into' | 'expect' | 'key'>>> = DEFAULT_HEADER_READ_OPTIONS;
+
+/** What an unknown dtype should have been, for error details. */
+const ONE_OF_DTYPES = `one of ${DTYPES.join(', ')}`;
 
 /**
  * A string naming the stored representation, for the hashing namespace: entries written with a
@@ -131,7 +136,7 @@ export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into
  * lossless); neither is kivi's fp16/fp32 scale choice (recorded per entry, read transparently).
  */
 export function formatId(dtype: KVDtype, options: Pick<EncodeOptions, 'groupSize'> = {}): string {
-  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}; expected one of fp32, fp16, bf16, int8, kivi4, kivi2`);
+  if (!isDtype(dtype)) throw InvalidInputError.at('dtype', ONE_OF_DTYPES, dtype);
   const base = `kvlb${FORMAT_VERSION}-${dtype}`;
   if (!isQuantized(dtype)) return base;
   return `${base}-g${resolveGroupSize(dtype, options.groupSize)}`;
@@ -140,7 +145,7 @@ export function formatId(dtype: KVDtype, options: Pick<EncodeOptions, 'groupSize
 function resolveGroupSize(dtype: KVDtype, groupSize: number | undefined): number {
   if (!isQuantized(dtype)) return 0;
   const g = groupSize ?? DEFAULT_GROUP_SIZES[dtype];
-  if (!Number.isInteger(g) || g < 1 || g > 0xffffffff) throw new InvalidInputError(`groupSize must be a positive integer, got ${describeValue(g)}`);
+  if (!Number.isInteger(g) || g < 1 || g > 0xffffffff) throw InvalidInputError.at('options.groupSize', 'an integer in [1, 2^32)', g);
   return g;
 }
 
@@ -151,7 +156,7 @@ function resolveGroupSize(dtype: KVDtype, groupSize: number | undefined): number
 export function encodedSize(shape: KVShape, options: Pick<EncodeOptions, 'dtype' | 'groupSize' | 'scaleStorage'> = {}): number {
   validateShape(shape);
   const dtype = options.dtype ?? DEFAULT_ENCODE_OPTIONS.dtype;
-  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}`);
+  if (!isDtype(dtype)) throw InvalidInputError.at('options.dtype', ONE_OF_DTYPES, dtype);
   const scale = options.scaleStorage === 'fp32' ? 'fp32' : 'fp16';
   const scaleDtype: ScaleDtype = dtype === 'int8' ? 'fp32' : isQuantized(dtype) ? scale : 'none';
   return HEADER_BYTES + payloadBytes(shape, dtype, resolveGroupSize(dtype, options.groupSize), scaleDtype);
@@ -174,14 +179,16 @@ function blockAbsMax(block: KVBlockData): number {
   return f[0]!;
 }
 
-function findNonFinite(block: KVBlockData): string {
+/** The error for a block with NaN or ±Infinity, naming the first such value. */
+function nonFinite(block: KVBlockData, dtype: KVDtype): InvalidInputError {
+  const expected = `a finite value (${dtype} quantization)`;
   for (const kind of ['k', 'v'] as const) {
     for (let l = 0; l < block.layers; l++) {
       const a = block[kind][l]!;
-      for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return `${kind}[${l}][${i}] is ${a[i]}`;
+      for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return InvalidInputError.at(`block.${kind}[${l}][${i}]`, expected, a[i]);
     }
   }
-  return 'a value is not finite';
+  return new InvalidInputError({ path: 'block', expected, received: 'a non-finite value' });
 }
 
 /**
@@ -197,11 +204,11 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
   const codec = options.codec ?? DEFAULT_ENCODE_OPTIONS.codec;
   const level = options.level ?? DEFAULT_ENCODE_OPTIONS.level;
   const scaleStorage = options.scaleStorage ?? DEFAULT_ENCODE_OPTIONS.scaleStorage;
-  if (!isDtype(dtype)) throw new InvalidInputError(`unknown dtype ${describeValue(dtype)}; expected one of fp32, fp16, bf16, int8, kivi4, kivi2`);
-  if (!isCodec(codec)) throw new InvalidInputError(`unknown codec ${describeValue(codec)}; expected one of none, pako, shuffle-pako, zlib, shuffle-zlib`);
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new InvalidInputError(`level must be an integer 0–9, got ${describeValue(level)}`);
+  if (!isDtype(dtype)) throw InvalidInputError.at('options.dtype', ONE_OF_DTYPES, dtype);
+  if (!isCodec(codec)) throw InvalidInputError.at('options.codec', `one of ${CODECS.join(', ')}`, codec);
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw InvalidInputError.at('options.level', 'an integer in [0, 9]', level);
   if (scaleStorage !== 'auto' && scaleStorage !== 'fp16' && scaleStorage !== 'fp32') {
-    throw new InvalidInputError(`scaleStorage must be 'auto', 'fp16' or 'fp32', got ${describeValue(scaleStorage)}`);
+    throw InvalidInputError.at('options.scaleStorage', 'auto, fp16 or fp32', scaleStorage);
   }
   const groupSize = resolveGroupSize(dtype, options.groupSize);
   validateBlock(block);
@@ -209,14 +216,20 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
 
   let scaleDtype: ScaleDtype = 'none';
   if (dtype === 'int8') {
-    if (scaleStorage === 'fp16') throw new InvalidInputError(`int8 stores fp32 scales; scaleStorage 'fp16' applies to kivi4/kivi2 only`);
+    if (scaleStorage === 'fp16') throw InvalidInputError.at('options.scaleStorage', 'auto or fp32 with int8 (it stores fp32 scales)', scaleStorage, 'Only kivi4/kivi2 store fp16 scales.');
     scaleDtype = 'fp32'; // int8's kernel checks finiteness per group itself
   } else if (dtype === 'kivi4' || dtype === 'kivi2') {
     const absmax = blockAbsMax(block);
-    if (absmax === Infinity) throw new InvalidInputError(`${dtype} quantization needs finite values: ${findNonFinite(block)}`);
+    if (absmax === Infinity) throw nonFinite(block, dtype);
     if (scaleStorage === 'fp32' || (scaleStorage === 'auto' && absmax > FP16_SCALE_SAFE_ABSMAX)) scaleDtype = 'fp32';
     else if (absmax > FP16_SCALE_SAFE_ABSMAX) {
-      throw new InvalidInputError(`values up to ${absmax} overflow fp16 kivi scales (limit ${FP16_SCALE_SAFE_ABSMAX}); use scaleStorage 'fp32' or 'auto'`);
+      throw new InvalidInputError({
+        path: 'options.scaleStorage',
+        expected: `fp32 or auto for |values| up to ${absmax} (fp16 scales overflow above ${FP16_SCALE_SAFE_ABSMAX})`,
+        received: describeValue(scaleStorage),
+        limit: FP16_SCALE_SAFE_ABSMAX,
+        actual: absmax,
+      });
     } else scaleDtype = 'fp16';
   }
 
@@ -255,9 +268,11 @@ export function decodeKV(blob: Uint8Array, options: DecodeOptions = {}): KVBlock
   const shape: KVShape = { layers: header.layers, kvHeads: header.kvHeads, headDim: header.headDim, tokens: header.tokens };
   if (options.into !== undefined) {
     try {
-      checkArrays(shape, options.into, 'decode target (options.into)');
+      checkArrays(shape, options.into, 'options.into');
     } catch (err) {
-      throw new ModelMismatchError(`${(err as Error).message} (entry is ${header.layers} layers × [${header.kvHeads}, ${header.tokens}, ${header.headDim}])`, { cause: err });
+      // Same path, expected and received as the check's error; the hint gives the entry's shape.
+      const details = err instanceof KVLabError ? err.details : { path: 'options.into', received: String(err) };
+      throw new ModelMismatchError({ ...details, hint: `The entry is ${header.layers} layers × [${header.kvHeads}, ${header.tokens}, ${header.headDim}].` }, { cause: err });
     }
   }
   const raw = decompressPayload(header.codec, blob.subarray(HEADER_BYTES), header.rawLength, valueWidth(header.dtype));

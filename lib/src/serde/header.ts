@@ -20,7 +20,7 @@
  * 144  8  reserved, zero
  * 152  8  XXH64 of header bytes 0–151
  */
-import { CorruptEntryError, InvalidInputError, MisplacedEntryError, UnauthenticatedEntryError, UnsupportedFormatError, describeValue } from '../runtime/errors';
+import { CorruptEntryError, InvalidInputError, MisplacedEntryError, UnauthenticatedEntryError, UnsupportedFormatError } from '../runtime/errors';
 import { CODEC_IDS, type KVCodec, codecFromId } from './codecs';
 import { xxh64 } from './xxh64';
 import { type ScaleDtype, SCALE_DTYPE_IDS, payloadBytes, scaleDtypeFromId } from './layout';
@@ -74,6 +74,7 @@ export interface HeaderReadOptions {
   maxDecodedBytes?: number;
 }
 
+/** The defaults of {@link HeaderReadOptions}: entries decode to at most 1 GiB. */
 export const DEFAULT_HEADER_READ_OPTIONS: Readonly<Required<HeaderReadOptions>> = {
   maxDecodedBytes: 1024 * 1024 * 1024,
 };
@@ -106,6 +107,7 @@ export interface KVBlobHeader extends KVShape {
   totalLength: number;
 }
 
+/** What {@link writeHeader} writes: the entry's encoding, shape, sizes, payload checksum and identity. */
 export interface HeaderFields {
   identity?: EntryIdentity;
   dtype: KVDtype;
@@ -233,10 +235,9 @@ function getU64(view: DataView, at: number): number {
 
 function asBytes(blob: unknown): Uint8Array {
   if (blob instanceof Uint8Array) return blob;
-  if (typeof blob === 'string') {
-    throw new InvalidInputError('a KV entry must be bytes (Buffer/Uint8Array), got a string — read it with getBuffer/mgetBuffer, not get');
-  }
-  throw new InvalidInputError(`a KV entry must be a Buffer or Uint8Array, got ${describeValue(blob)}`);
+  // A string usually means the entry was read as text (ioredis `get`), which mangles its bytes.
+  const hint = typeof blob === 'string' ? 'Read KV entries with getBuffer/mgetBuffer, not get.' : undefined;
+  throw InvalidInputError.at('blob', 'a KV entry as bytes (a Buffer or Uint8Array)', blob, hint);
 }
 
 /**
@@ -253,18 +254,18 @@ export function readKVHeader(blob: Uint8Array, options: HeaderReadOptions = {}):
   const headerChecksum = view.getBigUint64(HEADER_CHECKED_BYTES, true);
   const actualHeaderChecksum = xxh64(bytes, 0n, 0, HEADER_CHECKED_BYTES);
   if (headerChecksum !== actualHeaderChecksum) {
-    throw new CorruptEntryError(`header checksum mismatch (stored ${hex(headerChecksum)}, computed ${hex(actualHeaderChecksum)})`);
+    throw new CorruptEntryError({ path: 'header.headerChecksum', expected: `${hex(actualHeaderChecksum)} (computed over bytes 0–151)`, received: `${hex(headerChecksum)} (stored)` });
   }
 
   const dtypeId = view.getUint8(6);
   const dtype = dtypeFromId(dtypeId);
-  if (dtype === undefined) throw new UnsupportedFormatError(`unknown dtype id ${dtypeId}`);
+  if (dtype === undefined) throw unknownId('header.dtype', 'a dtype id', DTYPE_IDS, dtypeId);
   const codecId = view.getUint8(7);
   const codec = codecFromId(codecId);
-  if (codec === undefined) throw new UnsupportedFormatError(`unknown codec id ${codecId}`);
+  if (codec === undefined) throw unknownId('header.codec', 'a codec id', CODEC_IDS, codecId);
   const scaleId = view.getUint8(28);
   const scaleDtype = scaleDtypeFromId(scaleId);
-  if (scaleDtype === undefined) throw new UnsupportedFormatError(`unknown scale dtype id ${scaleId}`);
+  if (scaleDtype === undefined) throw unknownId('header.scaleDtype', 'a scale dtype id', SCALE_DTYPE_IDS, scaleId);
   const flags = view.getUint8(29);
   if ((flags & ~FLAG_MAC) !== 0) throw new UnsupportedFormatError({ path: 'header.flags', expected: 'only bit 0 (MAC) set', received: `0x${flags.toString(16)} (written by a newer encoder?)` });
   for (const [at, size] of [[30, 2], [60, 4], [124, 4], [144, 8]] as const) {
@@ -291,35 +292,50 @@ export function readKVHeader(blob: Uint8Array, options: HeaderReadOptions = {}):
     tokens: view.getUint32(20, true),
   };
   for (const key of ['layers', 'kvHeads', 'headDim', 'tokens'] as const) {
-    if (shape[key] === 0) throw new CorruptEntryError(`header: ${key} is 0`);
+    if (shape[key] === 0) throw new CorruptEntryError({ path: `header.${key}`, expected: 'at least 1', received: '0' });
   }
   const groupSize = view.getUint32(24, true);
   if (isQuantized(dtype)) {
-    if (groupSize === 0) throw new CorruptEntryError(`header: ${dtype} with group size 0`);
+    if (groupSize === 0) throw new CorruptEntryError({ path: 'header.groupSize', expected: `at least 1 (${dtype} is quantized)`, received: '0' });
     const allowed: ScaleDtype[] = dtype === 'int8' ? ['fp32'] : ['fp16', 'fp32'];
-    if (!allowed.includes(scaleDtype)) throw new CorruptEntryError(`header: ${dtype} with ${scaleDtype} scales`);
+    if (!allowed.includes(scaleDtype)) throw new CorruptEntryError({ path: 'header.scaleDtype', expected: `${allowed.join(' or ')} (for ${dtype})`, received: scaleDtype });
   } else if (groupSize !== 0 || scaleDtype !== 'none') {
-    throw new CorruptEntryError(`header: ${dtype} carries no scales, but group size is ${groupSize} and scale dtype ${scaleDtype}`);
+    throw new CorruptEntryError({
+      path: groupSize !== 0 ? 'header.groupSize' : 'header.scaleDtype',
+      expected: `group size 0 and scale dtype none (${dtype} carries no scales)`,
+      received: `group size ${groupSize}, scale dtype ${scaleDtype}`,
+    });
   }
 
   // Sizes, in doubles (exact below 2^53; far larger claims fail the limit check anyway).
   const decodedBytes = 2 * shape.layers * tensorElements(shape) * 4;
   if (decodedBytes > maxDecoded) {
-    throw new CorruptEntryError(`entry claims ${decodedBytes} decoded bytes, over the ${maxDecoded}-byte limit (maxDecodedBytes)`);
+    throw new CorruptEntryError({
+      path: 'header.shape',
+      expected: `a shape of at most ${maxDecoded} decoded bytes (maxDecodedBytes)`,
+      received: `${shape.layers}×[${shape.kvHeads}, ${shape.tokens}, ${shape.headDim}]: ${decodedBytes} bytes`,
+      limit: maxDecoded,
+      actual: decodedBytes,
+    });
   }
   const rawLength = getU64(view, 32);
   const payloadLength = getU64(view, 40);
   const expectedRaw = payloadBytes(shape, dtype, groupSize, scaleDtype);
-  if (rawLength !== expectedRaw) throw new CorruptEntryError(`header: raw payload length ${rawLength}, but the shape and dtype need ${expectedRaw}`);
-  if (codec === 'none' && payloadLength !== rawLength) {
-    throw new CorruptEntryError(`header: uncompressed payload length ${payloadLength} differs from raw length ${rawLength}`);
+  if (rawLength !== expectedRaw) {
+    throw new CorruptEntryError({ path: 'header.rawLength', expected: `${expectedRaw} (what the shape and dtype need)`, received: String(rawLength) });
   }
-  if (len !== HEADER_BYTES + payloadLength) {
-    throw new CorruptEntryError(
-      len < HEADER_BYTES + payloadLength
-        ? `truncated entry: ${len} bytes, header declares ${HEADER_BYTES + payloadLength}`
-        : `${len - HEADER_BYTES - payloadLength} trailing bytes after the declared payload`,
-    );
+  if (codec === 'none' && payloadLength !== rawLength) {
+    throw new CorruptEntryError({ path: 'header.payloadLength', expected: `${rawLength} (the raw length: codec none)`, received: String(payloadLength) });
+  }
+  const declared = HEADER_BYTES + payloadLength;
+  if (len !== declared) {
+    throw new CorruptEntryError({
+      path: 'entry',
+      expected: `${declared} bytes (header + declared payload)`,
+      received: len < declared ? `${len} bytes (truncated entry)` : `${len} bytes (${len - declared} trailing)`,
+      limit: declared,
+      actual: len,
+    });
   }
   return {
     version,
@@ -347,9 +363,15 @@ export function verifyKV(blob: Uint8Array, options: HeaderReadOptions = {}): KVB
   const header = readKVHeader(blob, options);
   const actual = xxh64(blob, 0n, HEADER_BYTES, blob.length);
   if (actual !== header.payloadChecksum) {
-    throw new CorruptEntryError(`payload checksum mismatch (stored ${hex(header.payloadChecksum)}, computed ${hex(actual)})`);
+    throw new CorruptEntryError({ path: 'header.payloadChecksum', expected: `${hex(actual)} (computed over the payload)`, received: `${hex(header.payloadChecksum)} (stored)` });
   }
   return header;
+}
+
+/** The error for an id byte this build does not know: names the ids it does know. */
+function unknownId(path: string, what: string, known: Readonly<Record<string, number>>, id: number): UnsupportedFormatError {
+  const ids = Object.values(known);
+  return new UnsupportedFormatError({ path, expected: `${what} this build knows (${Math.min(...ids)}–${Math.max(...ids)})`, received: String(id) });
 }
 
 function hex(n: bigint): string {
