@@ -6,6 +6,7 @@ import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type
 import { costFigure, multiWorkerFigure, reuseFigure, tableToMarkdown, ttftFigure, renderFiguresToPng, type PlotlyFigure } from '../lib/src/notebook';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
+import type { EntryCostResult } from '../lib/src/bench/sizing-measure';
 import type { SerdeBenchResult } from '../lib/src/bench/serde';
 import type { StoreBenchResult } from '../lib/src/bench/store';
 
@@ -115,10 +116,16 @@ export const generators: Record<string, Generator> = {
     const GiB = 2 ** 30;
     const rows = cases.map((c) => {
       const r = sizeRedis({ model: getPreset(c.model), bytesPerValue: c.bytesPerValue, cachedTokens: c.cachedTokens });
-      return { case: c.label, 'KV bytes/token': r.kvBytesPerToken, 'value bytes (16-token block)': r.blockValueBytes, keys: r.keys,
+      return { case: c.label, 'KV bytes/token': r.kvBytesPerToken, 'value bytes (16-token block)': r.blockValueBytes, 'bytes per key in Redis': r.bytesPerKey, keys: r.keys,
         'working set GiB': r.workingSetBytes / GiB, 'maxmemory GiB (+25 %)': r.maxmemoryBytes / GiB, 'masters (≤ 25 GiB each)': r.masters, 'GiB with 1 replica each': r.totalMemoryBytes / GiB };
     });
     return `${tableToMarkdown(rows, { digits: 4 })}\n\n_Computed by \`sizeRedis()\` (lib/src/bench/sizing.ts) from the published model shapes; the inputs are in each row and in DEFAULT_SIZING_INPUTS._`;
+  },
+  'sizing-measured': (root) => {
+    const r = readJson<EntryCostResult>(root, 'results/sizing.json');
+    if (!r) return missing('npm run bench:sizing');
+    const rows = r.rows.map((x) => ({ block: x.block, 'value bytes': x.valueBytes, 'MEMORY USAGE (measured)': x.memoryUsageBytes, 'sizeRedis model': x.modelBytes, 'Redis adds': `${(x.overhead * 100).toFixed(1)} %` }));
+    return `${tableToMarkdown(rows)}\n\n_Measured by \`npm run bench:sizing\` on Redis ${r.redis.version} (${r.redis.allocator}), ${r.date.slice(0, 10)}; results/sizing.json._`;
   },
   backends: (root) => {
     const r = readJson<BackendsBenchResult>(root, 'results/backends.json');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PREFILL_TABLE_PATH, breakEvenGBps, loadPrefillTable, prefillSpeed, prefillWork, projectCost } from '../../lib/src/bench/cost';
 import type { KVLabError } from '../../lib/src/runtime/errors';
-import { sizeRedis } from '../../lib/src/bench/sizing';
+import { jemallocSizeClass, sizeRedis } from '../../lib/src/bench/sizing';
 import { getPreset } from '../../lib/src/model/presets';
 
 describe('cost model', () => {
@@ -129,13 +129,17 @@ describe('cost model', () => {
 
 describe('Redis sizing calculator', () => {
   it('follows the KV-size formula and rounds keys up to whole blocks', () => {
-    const r = sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 2, cachedTokens: 1_000_001, perKeyOverheadBytes: 0, headroom: 0 });
+    const r = sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 2, cachedTokens: 1_000_001, headroom: 0 });
     assert.equal(r.kvBytesPerToken, 2 * 32 * 8 * 128 * 2);
-    assert.equal(r.blockValueBytes, 16 * r.kvBytesPerToken);
+    assert.equal(r.blockValueBytes, 16 * r.kvBytesPerToken + 160, 'the KV of a block + the entry header');
+    assert.equal(r.bytesPerKey, 2.5 * 2 ** 20 + 136, "jemalloc's 2.5 MiB size class for the value, 136 bytes for the key, object and dict entry");
     assert.equal(r.keys, 62_501);
-    assert.equal(r.workingSetBytes, r.keys * r.blockValueBytes);
+    assert.equal(r.workingSetBytes, r.keys * r.bytesPerKey);
     assert.equal(r.masters, Math.ceil(r.maxmemoryBytes / (25 * 2 ** 30)));
     assert.equal(r.totalMemoryBytes, 2 * r.maxmemoryBytes, 'one replica per master by default');
+  });
+  it("jemalloc's size classes: four per doubling above 128 bytes", () => {
+    assert.deepEqual([1, 8, 9, 100, 128, 129, 160, 161, 1000, 1025, 2 ** 21, 2 ** 21 + 1, 3_000_000].map(jemallocSizeClass), [8, 8, 16, 112, 128, 160, 160, 192, 1024, 1280, 2 ** 21, 2.5 * 2 ** 20, 3 * 2 ** 20]);
   });
   it('rejects nonsense inputs', () => {
     assert.throws(() => sizeRedis({ model: getPreset('llama3-8b'), bytesPerValue: 0, cachedTokens: 10 }), { code: 'INVALID_INPUT' });
