@@ -16,6 +16,7 @@ import type {
   StoreOp,
   StoreStats,
   ValidateHook,
+  StreamOptions,
 } from './types';
 import { rejectReasonOf } from './types';
 
@@ -166,6 +167,12 @@ export abstract class BaseStore implements KVStore {
     t.hit += hit;
     t.miss += miss;
     this.metrics.tokens(tier, hit, miss);
+  }
+
+  /** Through `get`: values are handed out as the store has them (see KVStore.stream). */
+  async stream(hashes: readonly BlockHash[], onValue: (index: number, value: Buffer) => void, options?: StreamOptions): Promise<boolean[]> {
+    const values = await this.get(hashes, { ...options, onValue });
+    return values.map((v) => v !== undefined);
   }
 
   recordRejected(reason: RejectReason, n = 1): void {

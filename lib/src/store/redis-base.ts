@@ -14,6 +14,7 @@ import type {
   CallOptions,
   CallReport,
   GetOptions,
+  StreamOptions,
   PutResult,
   PutStatus,
   StoreEntry,
@@ -150,8 +151,10 @@ export interface NodePlan {
   direct?: boolean;
   /** Bytes the plan is expected to move (extends its deadline). */
   bytes?: number;
-  /** Sees each reply as it arrives (bulk reads only; must not throw). */
+  /** Sees each reply as it arrives (must not throw). */
   onReply?: (cmd: PlannedCommand, reply: unknown) => void;
+  /** Values over the bulk connection are lent from its pool and given back right after `onReply`. */
+  lend?: boolean;
 }
 
 /** Input positions grouped by server, then by hash slot (multi-key commands stay within a slot). */
@@ -471,6 +474,22 @@ export abstract class RedisStoreBase extends BaseStore {
   }
 
   async get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]> {
+    return this.fetch(hashes, options, false);
+  }
+
+  /**
+   * Like the base class: each value handed to `onValue` as it arrives — but over the bulk read
+   * connection its bytes are lent from a pool and reused once `onValue` returns, so a long prefix
+   * allocates no memory per block. With a validate hook, the values go through `get`.
+   */
+  override async stream(hashes: readonly BlockHash[], onValue: (index: number, value: Buffer) => void, options?: StreamOptions): Promise<boolean[]> {
+    if (this.validatorFor(options)) return super.stream(hashes, onValue, options);
+    const values = await this.fetch(hashes, { ...options, onValue, validate: null }, true);
+    return values.map((v) => v !== undefined);
+  }
+
+  /** `get`, lending the bulk connection's pooled buffers when `lend` (their bytes are gone once handed out). */
+  private async fetch(hashes: readonly BlockHash[], options: GetOptions | undefined, lend: boolean): Promise<(Buffer | undefined)[]> {
     assertHashes(hashes);
     const n = hashes.length;
     if (n === 0) return [];
@@ -527,7 +546,7 @@ export abstract class RedisStoreBase extends BaseStore {
             }
           }
         }
-        return { node: g.node, commands, direct: true, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
+        return { node: g.node, commands, direct: true, lend, bytes: this.avgValueBytes * g.slots.reduce((n, sl) => n + sl.length, 0), onReply };
       });
       let serverErrors = 0;
       const { outcomes, partial } = await this.execute('get', plans, report);
@@ -747,8 +766,14 @@ export abstract class RedisStoreBase extends BaseStore {
       return sendWindowed(plan.commands, bytesOf, this.windowBytes, async (cmd): Promise<Outcome> => {
         let outcome: Outcome;
         if (viaBulk) {
-          const [reply] = await bulk.send([cmd.args!]);
+          const [reply] = await bulk.send([cmd.args!], undefined, { lend: plan.lend === true });
           outcome = reply instanceof Error ? { cmd, err: reply, reply: null } : { cmd, err: null, reply };
+          if (plan.lend && Buffer.isBuffer(reply)) {
+            if (cmd.bytes === undefined) this.noteValueSize(reply.length);
+            onReply?.(cmd, reply);
+            bulk.release(reply); // its bytes are reused from now on: only its length remains meaningful
+            return outcome;
+          }
         } else {
           outcome = await cmd.send!(client).then(
             (reply): Outcome => ({ cmd, err: null, reply }),

@@ -75,6 +75,12 @@ export interface GetOptions extends CallOptions {
   onValue?: (index: number, value: Buffer) => void;
 }
 
+/** Options of `KVStore.stream`. */
+export interface StreamOptions extends CallOptions {
+  /** Overrides the store's own `validate` hook for this call (`null` disables it). */
+  validate?: ValidateHook | null;
+}
+
 /** The operations the stores instrument (label `op` of the metrics). */
 export type StoreOp = 'has' | 'get' | 'put' | 'delete' | 'health' | 'connect';
 
@@ -228,6 +234,12 @@ export interface KVStore extends BlockPresence<CallOptions> {
   has(hashes: readonly BlockHash[], options?: CallOptions): Promise<boolean[]>;
   /** The stored bytes of each block, `undefined` for a miss. Refreshes LRU order / TTL of hits. */
   get(hashes: readonly BlockHash[], options?: GetOptions): Promise<(Buffer | undefined)[]>;
+  /**
+   * Hand each found block to `onValue` as it arrives, without keeping it: the Buffer is only valid
+   * during the call (a store may lend it from a pool and reuse it afterwards — copy what you keep).
+   * Resolves to which blocks were found. The load path of a cache: no allocation per block.
+   */
+  stream(hashes: readonly BlockHash[], onValue: (index: number, value: Buffer) => void, options?: StreamOptions): Promise<boolean[]>;
   /** Store blocks that are not stored yet. */
   put(entries: readonly StoreEntry[], options?: CallOptions): Promise<PutResult>;
   /** Remove blocks; resolves to how many were present. */

@@ -14,6 +14,7 @@
 import * as net from 'node:net';
 import { StoreUnavailableError } from '../../runtime/errors';
 import { RespParser, encodeCommand, type RespReply } from './parser';
+import { BufferPool } from './buffer-pool';
 
 export interface BulkConnectionOptions {
   host: string;
@@ -40,6 +41,17 @@ interface Waiting {
   reject: (err: Error) => void;
   /** A handshake command: an error reply fails the connection at once. */
   handshake: boolean;
+  /** The reply's bulk string is lent from the pool (the caller gives it back with `release`). */
+  lend: boolean;
+}
+
+/** Options of one `send`. */
+export interface SendOptions {
+  /**
+   * Lend the values of the replies from the connection's pool instead of allocating them: the caller
+   * must `release` each Buffer once done with it (its bytes are reused afterwards). @default false
+   */
+  lend?: boolean;
 }
 
 export class BulkConnection {
@@ -48,6 +60,7 @@ export class BulkConnection {
   private waiting: Waiting[] = [];
   private closed = false;
   private readonly readBuffer: Buffer;
+  private readonly pool = new BufferPool();
 
   constructor(private readonly options: BulkConnectionOptions) {
     this.readBuffer = Buffer.allocUnsafe(options.readBufferBytes ?? DEFAULT_BULK_CONNECTION_OPTIONS.readBufferBytes);
@@ -59,14 +72,19 @@ export class BulkConnection {
    * `onReply` sees each reply as soon as it is parsed, between socket reads — while the server is
    * still sending the next ones.
    */
-  async send(commands: readonly (readonly (string | Buffer)[])[], onReply?: (index: number, reply: RespReply) => void): Promise<RespReply[]> {
+  async send(commands: readonly (readonly (string | Buffer)[])[], onReply?: (index: number, reply: RespReply) => void, options: SendOptions = {}): Promise<RespReply[]> {
     const socket = await this.connect();
     return Promise.all(
       commands.map((c, i) => {
-        const reply = this.request(socket, c);
+        const reply = this.request(socket, c, false, options.lend === true);
         return onReply ? reply.then((r) => (onReply(i, r), r)) : reply;
       }),
     );
+  }
+
+  /** Give back a value lent by `send(…, { lend: true })`. */
+  release(value: Buffer): void {
+    this.pool.release(value);
   }
 
   /** Close the connection; calls in flight fail. Later calls are refused. */
@@ -75,9 +93,9 @@ export class BulkConnection {
     this.drop(new StoreUnavailableError('bulk read connection closed'));
   }
 
-  private request(socket: net.Socket, args: readonly (string | Buffer)[], handshake = false): Promise<RespReply> {
+  private request(socket: net.Socket, args: readonly (string | Buffer)[], handshake = false, lend = false): Promise<RespReply> {
     return new Promise<RespReply>((resolve, reject) => {
-      this.waiting.push({ resolve, reject, handshake });
+      this.waiting.push({ resolve, reject, handshake, lend });
       socket.write(encodeCommand(args));
     });
   }
@@ -87,7 +105,11 @@ export class BulkConnection {
     if (this.ready) return this.ready;
     const o = this.options;
     const ready = new Promise<net.Socket>((resolve, reject) => {
-      const parser = new RespParser((reply) => this.deliver(reply, socket));
+      // A bulk string is copied into a pooled buffer when the command waiting for it asked to borrow one.
+      const parser = new RespParser(
+        (reply) => this.deliver(reply, socket),
+        (size) => (this.waiting[0]?.lend ? this.pool.take(size) : Buffer.allocUnsafe(size)),
+      );
       const socket: net.Socket = net.connect({
         host: o.host,
         port: o.port,

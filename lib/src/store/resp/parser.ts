@@ -39,7 +39,14 @@ export class RespParser {
   private pendingBulk: Buffer | undefined;
   private readonly stack: ArrayFrame[] = [];
 
-  constructor(private readonly onReply: (reply: RespReply) => void) {}
+  /**
+   * @param onReply every complete reply, in order
+   * @param allocate where a bulk string of `size` bytes is copied to (a pooled buffer, say)
+   */
+  constructor(
+    private readonly onReply: (reply: RespReply) => void,
+    private readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+  ) {}
 
   /** Parse `chunk[start, end)`. The chunk may be reused by the caller afterwards. */
   feed(chunk: Uint8Array, start = 0, end = chunk.length): void {
@@ -110,7 +117,7 @@ export class RespParser {
           this.trailer = 2;
           return;
         }
-        this.bulk = Buffer.allocUnsafe(n);
+        this.bulk = this.allocate(n);
         this.filled = 0;
         return;
       }
