@@ -1,9 +1,9 @@
 /**
- * The WebAssembly kernels (kernels.wat): fp16/bf16 → fp32 with SIMD, and XXH64. On Node 20 they
- * run 2–3× (conversions) and ~7× (checksum vs CRC-32C) faster than the best JavaScript loops; see
- * `npm run bench:serde`. Data is copied through the module's memory in chunks that stay in the L2
- * cache; the copies cost a few percent. Where the runtime cannot compile the module (no WebAssembly
- * SIMD), `kernels()` is undefined and callers use their JavaScript loops.
+ * The WebAssembly kernels (kernels.wat): fp32 ⇄ fp16/bf16 with SIMD, and XXH64. They run several
+ * times faster than the best JavaScript loops (conversions) and ~7× faster than CRC-32C (checksum);
+ * see `npm run bench:serde`. Data is copied through the module's memory in chunks that stay in the
+ * L2 cache. Where the runtime cannot compile the module (no WebAssembly SIMD), the functions here
+ * report that they did nothing and callers use their JavaScript loops.
  */
 import { KERNELS_WASM_BASE64 } from './kernels-wasm';
 
@@ -17,18 +17,33 @@ interface KernelExports {
   memory: { buffer: ArrayBuffer };
   fp16_to_fp32(src: number, dst: number, groups: number): void;
   bf16_to_fp32(src: number, dst: number, groups: number): void;
+  /** @returns 1 when some input needs fp32_to_fp16_full (|x| > 65536, ±Inf, NaN). */
+  fp32_to_fp16(src: number, dst: number, groups: number): number;
+  fp32_to_fp16_full(src: number, dst: number, groups: number): void;
+  /** @returns 1 when some input needs fp32_to_bf16_full (±Inf, NaN). */
+  fp32_to_bf16(src: number, dst: number, groups: number): number;
+  fp32_to_bf16_full(src: number, dst: number, groups: number): void;
   xxh64_init(st: number, seed: bigint): void;
   xxh64_stripes(st: number, p: number, stripes: number): void;
   xxh64_digest(st: number, p: number, tail: number, total: bigint, seed: bigint): bigint;
 }
 
-/** Layout of the module's 1 MiB memory: hash state, an input area and an output area. */
+/**
+ * Layout of the module's 1 MiB memory: hash state, a 16-bit area and an fp32 area (input and
+ * output of decoding; output and input of encoding).
+ */
 const STATE = 0;
 const IN = 1024;
 const IN_BYTES = 256 * 1024;
 const OUT = IN + IN_BYTES;
-/** Values converted per chunk: 256 KiB of 16-bit input, 512 KiB of fp32 output. */
+/** Values decoded per chunk: 256 KiB of 16-bit input, 512 KiB of fp32 output. */
 const CHUNK_VALUES = IN_BYTES / 2;
+/**
+ * Values encoded per chunk: 128 KiB of fp32 in, 64 KiB of 16-bit out. Chunks of 16–64 Ki values
+ * encoded equally fast here; 128 Ki (768 KiB with the output) no longer fit the 512 KiB L2 and
+ * were slower, and below 16 Ki the per-chunk calls start to show.
+ */
+const ENCODE_CHUNK_VALUES = 32 * 1024;
 
 interface Loaded {
   exports: KernelExports;
@@ -64,6 +79,11 @@ export function useWasmKernels(on: boolean): boolean {
   return enabled;
 }
 
+/** True when the kernels are loaded and switched on. */
+export function wasmKernelsInUse(): boolean {
+  return enabled;
+}
+
 /** The loaded kernels if they are in use. */
 function active(): Loaded | undefined {
   return enabled ? LOADED : undefined;
@@ -86,6 +106,32 @@ export function halvesToFp32(kind: 'fp16' | 'bf16', src: Uint16Array, dst: Float
     k.bytes.set(srcBytes.subarray(2 * done, 2 * (done + n)), IN);
     convert(IN, OUT, n >>> 3);
     dst.set(n === CHUNK_VALUES ? out : out.subarray(0, n), done);
+  }
+  return total;
+}
+
+/**
+ * Convert the first ⌊n/8⌋·8 of `src`'s fp32 values to 16-bit values (fp16 or bf16 bits) in `dst`,
+ * bit-identical to the JavaScript encoders. Each chunk runs the fast kernel, and the full one
+ * again where the fast one reports inputs it leaves out (NaN, ±Inf, fp16 overflow).
+ * @param full run only the full kernel (lets tests check it on every input)
+ * @returns how many values were converted (the caller finishes the < 8 left), or 0 when the
+ *   kernels are not in use.
+ */
+export function fp32ToHalves(kind: 'fp16' | 'bf16', src: Float32Array, dst: Uint16Array, full = false): number {
+  const k = active();
+  if (k === undefined) return 0;
+  const { exports } = k;
+  const fast = kind === 'fp16' ? exports.fp32_to_fp16 : exports.fp32_to_bf16;
+  const exact = kind === 'fp16' ? exports.fp32_to_fp16_full : exports.fp32_to_bf16_full;
+  const total = src.length & ~7;
+  const input = new Float32Array(exports.memory.buffer, OUT, ENCODE_CHUNK_VALUES);
+  const out = new Uint16Array(exports.memory.buffer, IN, ENCODE_CHUNK_VALUES);
+  for (let done = 0; done < total; done += ENCODE_CHUNK_VALUES) {
+    const n = Math.min(ENCODE_CHUNK_VALUES, total - done);
+    input.set(src.subarray(done, done + n));
+    if (full || fast(OUT, IN, n >>> 3) !== 0) exact(OUT, IN, n >>> 3);
+    dst.set(n === ENCODE_CHUNK_VALUES ? out : out.subarray(0, n), done);
   }
   return total;
 }
