@@ -48,6 +48,9 @@ const ENCODE_CHUNK_VALUES = 32 * 1024;
 interface Loaded {
   exports: KernelExports;
   bytes: Uint8Array;
+  /** Views of the conversion areas, made once (the memory never grows). */
+  fp32Area: Float32Array;
+  halfArea: Uint16Array;
 }
 
 function load(): Loaded | undefined {
@@ -56,7 +59,8 @@ function load(): Loaded | undefined {
   try {
     const module = new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
     const exports = new wasm.Instance(module, {}).exports as KernelExports;
-    return { exports, bytes: new Uint8Array(exports.memory.buffer) };
+    const buffer = exports.memory.buffer;
+    return { exports, bytes: new Uint8Array(buffer), fp32Area: new Float32Array(buffer, OUT, CHUNK_VALUES), halfArea: new Uint16Array(buffer, IN, CHUNK_VALUES) };
   } catch {
     return undefined; // no WebAssembly SIMD here: the JavaScript loops take over
   }
@@ -100,7 +104,7 @@ export function halvesToFp32(kind: 'fp16' | 'bf16', src: Uint16Array, dst: Float
   const convert = kind === 'fp16' ? k.exports.fp16_to_fp32 : k.exports.bf16_to_fp32;
   const total = src.length & ~7;
   const srcBytes = new Uint8Array(src.buffer, src.byteOffset, total * 2);
-  const out = new Float32Array(k.exports.memory.buffer, OUT, CHUNK_VALUES);
+  const out = k.fp32Area;
   for (let done = 0; done < total; done += CHUNK_VALUES) {
     const n = Math.min(CHUNK_VALUES, total - done);
     k.bytes.set(srcBytes.subarray(2 * done, 2 * (done + n)), IN);
@@ -125,13 +129,12 @@ export function fp32ToHalves(kind: 'fp16' | 'bf16', src: Float32Array, dst: Uint
   const fast = kind === 'fp16' ? exports.fp32_to_fp16 : exports.fp32_to_bf16;
   const exact = kind === 'fp16' ? exports.fp32_to_fp16_full : exports.fp32_to_bf16_full;
   const total = src.length & ~7;
-  const input = new Float32Array(exports.memory.buffer, OUT, ENCODE_CHUNK_VALUES);
-  const out = new Uint16Array(exports.memory.buffer, IN, ENCODE_CHUNK_VALUES);
+  const out = k.halfArea;
   for (let done = 0; done < total; done += ENCODE_CHUNK_VALUES) {
     const n = Math.min(ENCODE_CHUNK_VALUES, total - done);
-    input.set(src.subarray(done, done + n));
+    k.fp32Area.set(src.length === n ? src : src.subarray(done, done + n));
     if (full || fast(OUT, IN, n >>> 3) !== 0) exact(OUT, IN, n >>> 3);
-    dst.set(n === ENCODE_CHUNK_VALUES ? out : out.subarray(0, n), done);
+    dst.set(out.subarray(0, n), done);
   }
   return total;
 }

@@ -12,7 +12,9 @@
   ;; whose value is the half's value × 2^-112 (normals and subnormals alike), so one multiply by
   ;; 2^112 finishes them; Inf/NaN (exponent 31) get the all-ones exponent ORed in, keeping the
   ;; payload; the sign is moved up 16 bits.
-  ;; (Written out for both halves of the vector: V8 on Node 20 does not inline wasm calls.)
+  ;; (Written out for both halves of the vector: V8 on Node 20 does not inline wasm calls. The
+  ;; constants are locals set before the loop, as in the encoders below: Node 24 ran it 2× slower
+  ;; with them inline.)
   (func (export "fp16_to_fp32") (param $src i32) (param $dst i32) (param $groups i32)
     (local $v v128) (local $h v128) (local $em v128) (local $end i32)
     (local $mag v128) (local $up v128) (local $maxfin v128) (local $inf v128)
@@ -79,11 +81,14 @@
   ;; rounds to 2^16, whose bits give 0x7C00, Infinity.
   ;;
   ;; Two kernels. fp32_to_fp16 is the one that runs on real data: it leaves out what only larger
-  ;; values need (the cap at Infinity, NaN payloads: 8 of 30 operations per 8 values) and returns 1
-  ;; when some result came out above 0x7C00, which happens exactly for |x| > 2^16 (rounded), ±Inf
-  ;; and NaN (including a magic number m that overflows for huge |x|: its NaN or huge ρ lands above
-  ;; 0x7C00 too); the caller then reruns fp32_to_fp16_full on that chunk, which handles every input.
-  ;; (Written out for both halves of the 8: V8 on Node 20 does not inline wasm calls.)
+  ;; values need (the cap at Infinity, NaN payloads; 23 vector operations per 8 values instead of
+  ;; 39) and returns 1 when some result came out above 0x7C00, which happens exactly when an input
+  ;; was above 2^16 once rounded, ±Inf or NaN (a NaN ρ, and a magic m that overflows for huge |x|,
+  ;; land above 0x7C00 too); the caller then reruns fp32_to_fp16_full on that chunk, which handles
+  ;; every input. The sign is put back on the 16-bit lanes.
+  ;; (Written out for both halves of the 8: V8 on Node 20 does not inline wasm calls. Constants sit
+  ;; in locals set before the loop: Node 24's V8 rebuilds a v128.const inside a loop on every
+  ;; iteration, which made these loops 2–3× slower there.)
   (func (export "fp32_to_fp16") (param $src i32) (param $dst i32) (param $groups i32) (result i32)
     (local $x0 v128) (local $a0 v128) (local $m0 v128) (local $x1 v128) (local $a1 v128) (local $m1 v128) (local $h v128) (local $acc v128) (local $end i32)
     (local $abs v128) (local $exp v128) (local $emin v128) (local $m13 v128) (local $down v128) (local $sign16 v128)
