@@ -8,6 +8,7 @@
  * loop) and, where the runtime has a Float16Array, `native` (its NaN bits may differ: counted
  * apart, not a failure). Takes about a minute per format on a quiet 2-core machine.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import {
   pinHalfPrecisionPath,
 } from '../lib/src/serde';
 import { fp32ToHalves } from '../lib/src/serde/kernels';
+import { KERNELS_WASM_BASE64 } from '../lib/src/serde/kernels/kernels-wasm';
 
 type Kind = 'fp16' | 'bf16';
 type Variant = HalfPath | 'wasm-full';
@@ -163,6 +165,8 @@ function main(): void {
     createdAt: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model.trim() ?? 'unknown', cores: os.cpus().length, node: process.version, v8: process.versions.v8 },
     config: { kinds, from: hex(from, 8), to: hex(to, 8), chunkValues: chunk },
+    /** Which compiled kernels.wat was checked. */
+    kernelsSha256: createHash('sha256').update(KERNELS_WASM_BASE64).digest('hex'),
     reference: { fp16: 'fp16BitsFromFp32Bits', bf16: 'bf16BitsFromFp32Bits' },
     seconds: Math.round(seconds),
     passed: failures.length === 0,
