@@ -158,14 +158,14 @@ describe('serde: WebAssembly kernels', () => {
         assert.equal(firstDifference(js, expected), 'none', 'js');
       });
 
-      it(`${kind}: lengths and offsets around the 8-value groups and the 32 Ki-value chunks; one NaN sends its chunk to the full kernel`, () => {
+      it(`${kind}: lengths and offsets around the 8-value groups and the 64 Ki-value chunks; one NaN sends its chunk to the full kernel`, () => {
         const rng = new SeededRng(kind === 'fp16' ? 5 : 6);
-        const pool = new Float32Array(140_000);
+        const pool = new Float32Array(270_000);
         for (let i = 0; i < pool.length; i++) pool[i] = rng.normal() * 4;
-        pool[40_000] = NaN; // the second chunk of a view starting at 0 holds a NaN
-        new Uint32Array(pool.buffer)[40_001] = 0xffa00001; // and a NaN with a payload
-        pool[40_002] = 1e6; // and an fp16 overflow
-        const lengths = [0, 1, 7, 8, 9, 15, 16, 17, 1000, 32_767, 32_768, 32_769, 65_543, 131_079];
+        pool[70_000] = NaN; // the second chunk of a view starting at 0 holds a NaN
+        new Uint32Array(pool.buffer)[70_001] = 0xffa00001; // and a NaN with a payload
+        pool[70_002] = 1e6; // and an fp16 overflow
+        const lengths = [0, 1, 7, 8, 9, 15, 16, 17, 1000, 65_535, 65_536, 65_537, 131_079, 262_151];
         for (const offset of [0, 1, 3]) {
           for (const dstOffset of [0, 1]) {
             for (const n of lengths) {
