@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parseSerdeBenchArgs } from '../../lib/src/bench/serde-cli';
 import { measure, runSerdeBench } from '../../lib/src/bench/serde';
 import { formatSerdeReport, writeSerdeResults } from '../../lib/src/bench/serde-report';
-import { DTYPES, syntheticKV } from '../../lib/src/serde';
+import { DTYPES, HALF_CONVERSIONS, syntheticKV } from '../../lib/src/serde';
 import { expectKVError } from './helpers';
 
 describe('serde: benchmark (smoke)', () => {
@@ -27,12 +27,21 @@ describe('serde: benchmark (smoke)', () => {
       assert.ok(c.breakEvenMBps.roundTrip <= Math.min(c.breakEvenMBps.write, c.breakEvenMBps.read));
     }
     assert.ok(steps.length > 0);
+    // Each half-precision conversion: the chosen path, timed here next to every other path.
+    assert.deepEqual(r.halfPaths.map((h) => h.conversion), HALF_CONVERSIONS);
+    for (const h of r.halfPaths) {
+      assert.equal(r.machine.halfPrecisionPaths[h.conversion], h.chosen);
+      assert.ok(h.measured.some((m) => m.path === h.chosen && m.MBps > 0), h.conversion);
+      assert.equal(h.measured.length, Math.max(1, h.calibration.length));
+    }
     // JSON round trip: nothing that JSON would silently turn into null (except the documented ∞ SQNR).
     const back = JSON.parse(JSON.stringify(r)) as typeof r;
     assert.deepEqual(back.targets, r.targets);
     const text = formatSerdeReport(r);
     assert.match(text, /Float32Array\.set copy/);
     assert.match(text, /shuffle-pako/);
+    assert.match(text, /Half-precision paths/);
+    assert.match(text, /fp16Decode +(wasm|native|js) /);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-serde-'));
     try {
       const file = writeSerdeResults(r, path.join(dir, 'sub', 'serde.json'));

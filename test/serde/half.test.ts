@@ -12,6 +12,7 @@ import {
   fp32ToBf16,
   fp32ToFp16,
   hasNativeFloat16,
+  pinHalfPrecisionPath,
   useNativeFloat16,
 } from '../../lib/src/serde';
 import { FP16_NAN_SIGN_KEPT, bitsOfF32, f32FromBits, halfMatches, refBf16, refFp16 } from './helpers';
@@ -161,11 +162,38 @@ describe('serde: fp16 / bf16 against the independent TS reference', () => {
     assert.equal(f32FromBits(0x3f800000), 1);
   });
 
-  it('feature-detects Float16Array (absent on Node 20: the integer path runs)', () => {
+  it('feature-detects Float16Array (absent on Node 20); allowing it leaves the choice to timing', () => {
     const native = typeof (globalThis as { Float16Array?: unknown }).Float16Array === 'function';
     assert.equal(hasNativeFloat16(), native);
     assert.equal(useNativeFloat16(true), native);
     assert.equal(useNativeFloat16(false), false);
     useNativeFloat16(true);
+  });
+
+  it('a native Float16Array, where there is one, matches the reference except for NaN bits', function () {
+    if (!hasNativeFloat16()) this.skip();
+    try {
+      pinHalfPrecisionPath('fp16Encode', 'native');
+      pinHalfPrecisionPath('fp16Decode', 'native');
+      const bits: number[] = [];
+      for (let b = 0; b < 2 ** 32; b += 4099) bits.push(b);
+      const src = new Float32Array(new Uint32Array(bits).buffer);
+      const f16 = new Uint16Array(bits.length);
+      fp32ToFp16(src, f16);
+      bits.forEach((b, i) => {
+        if ((b & 0x7fffffff) > 0x7f800000) assert.ok((f16[i]! & 0x7fff) > 0x7c00, `NaN ${hex(b, 8)} stays NaN`);
+        else assert.equal(f16[i], fp16BitsFromFp32Bits(b), `fp16 of ${hex(b, 8)}`);
+      });
+      const all = new Uint16Array(65536).map((_, i) => i);
+      const out = new Float32Array(65536);
+      fp16ToFp32(all, out);
+      for (let h = 0; h < 65536; h++) {
+        if ((h & 0x7fff) > 0x7c00) assert.ok(Number.isNaN(out[h]!), `fp16 ${hex(h, 4)} decodes to NaN`);
+        else assert.equal(bitsOfF32(out[h]!), bitsOfF32(fp16BitsToFp32(h)), `fp16 ${hex(h, 4)}`);
+      }
+    } finally {
+      pinHalfPrecisionPath('fp16Encode', undefined);
+      pinHalfPrecisionPath('fp16Decode', undefined);
+    }
   });
 });

@@ -1,29 +1,45 @@
 /**
  * The WebAssembly kernels against the JavaScript loops and independent implementations: every fp16
- * pattern, bf16 at every length/offset around the 8-value groups and the chunk size, XXH64 against
- * published vectors, the spec transcription and the xxhash-wasm package.
+ * pattern decoded; encoding on every edge class (fp16 values, their midpoints and neighbours, every
+ * exponent, NaN payloads, subnormal ties) through the fast and the full kernel; both directions at
+ * every length/offset around the 8-value groups and the chunk sizes; XXH64 against published
+ * vectors, the spec transcription and the xxhash-wasm package. (Every one of the 2^32 encode inputs:
+ * scripts/check-half-exhaustive.ts.)
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { SeededRng } from '../../lib/src/runtime';
-import { bf16ToFp32, fp16ToFp32, xxh64, xxh64Reference } from '../../lib/src/serde';
-import { hasWasmKernels, useWasmKernels } from '../../lib/src/serde/kernels';
+import {
+  type HalfConversion,
+  bf16BitsFromFp32Bits,
+  bf16ToFp32,
+  fp16BitsFromFp32Bits,
+  fp16ToFp32,
+  fp32ToBf16,
+  fp32ToFp16,
+  pinHalfPrecisionPath,
+  xxh64,
+  xxh64Reference,
+} from '../../lib/src/serde';
+import { fp32ToHalves, hasWasmKernels, useWasmKernels } from '../../lib/src/serde/kernels';
 
-/** Run `fn` with the kernels on and off; returns both outputs' bit patterns. */
-function bothWays(fn: () => Float32Array): { wasm: Uint32Array; js: Uint32Array } {
+/** Run `fn` on the wasm path and on the JavaScript path of `conversion`; returns both outputs. */
+function bothWays<T extends Float32Array | Uint16Array>(conversion: HalfConversion, fn: () => T): { wasm: T; js: T } {
   try {
-    assert.equal(useWasmKernels(true), true);
-    const wasm = new Uint32Array(fn().buffer.slice(0));
-    useWasmKernels(false);
-    const js = new Uint32Array(fn().buffer.slice(0));
+    pinHalfPrecisionPath(conversion, 'wasm');
+    const wasm = fn().slice() as T;
+    pinHalfPrecisionPath(conversion, 'js');
+    const js = fn().slice() as T;
     return { wasm, js };
   } finally {
-    useWasmKernels(true);
+    pinHalfPrecisionPath(conversion, undefined);
   }
 }
 
-function firstDifference(a: Uint32Array, b: Uint32Array): string {
+const u32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+function firstDifference(a: Uint32Array | Uint16Array, b: Uint32Array | Uint16Array): string {
   if (a.length !== b.length) return `lengths ${a.length} vs ${b.length}`;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `at ${i}: 0x${a[i]!.toString(16)} vs 0x${b[i]!.toString(16)}`;
   return 'none';
@@ -43,15 +59,15 @@ describe('serde: WebAssembly kernels', () => {
 
   it('fp16 → fp32: all 65 536 patterns bit-identical to the lookup table (NaN payloads and signs kept)', () => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
-    const { wasm, js } = bothWays(() => {
+    const { wasm, js } = bothWays('fp16Decode', () => {
       const out = new Float32Array(all.length);
       fp16ToFp32(all, out);
       return out;
     });
-    assert.equal(firstDifference(wasm, js), 'none');
+    assert.equal(firstDifference(u32(wasm), u32(js)), 'none');
   });
 
-  it('fp16 and bf16 at lengths and offsets around the 8-value groups and the 128 Ki-value chunks', () => {
+  it('fp16 and bf16 decoding at lengths and offsets around the 8-value groups and the 128 Ki-value chunks', () => {
     const rng = new SeededRng(11);
     const pool = new Uint16Array(300_000);
     for (let i = 0; i < pool.length; i++) pool[i] = rng.int(65536);
@@ -61,15 +77,145 @@ describe('serde: WebAssembly kernels', () => {
       for (const offset of [0, 1, 3]) {
         for (const n of lengths) {
           const src = pool.subarray(offset, offset + n);
-          const { wasm, js } = bothWays(() => {
+          const { wasm, js } = bothWays(kind === 'fp16' ? 'fp16Decode' : 'bf16Decode', () => {
             const out = new Float32Array(n + 2).subarray(1, n + 1); // a view that does not start at 0
             convert(src, out);
-            return out.slice();
+            return out;
           });
-          assert.equal(firstDifference(wasm, js), 'none', `${kind} offset ${offset} length ${n}`);
+          assert.equal(firstDifference(u32(wasm), u32(js)), 'none', `${kind} offset ${offset} length ${n}`);
         }
       }
     }
+  });
+
+  describe('fp32 → fp16 / bf16 encoding', () => {
+    /** Every edge class of both formats, as fp32 bit patterns (a few hundred thousand). */
+    function edgePatterns(): Uint32Array {
+      const out: number[] = [];
+      const add = (b: number): void => {
+        out.push(b >>> 0, (b ^ 0x80000000) >>> 0); // both signs
+      };
+      const f32 = new Float32Array(1);
+      const u32v = new Uint32Array(f32.buffer);
+      const bitsOf = (x: number): number => {
+        f32[0] = x;
+        return u32v[0]!;
+      };
+      // Every finite fp16 value, its neighbours in fp32, the midpoint to the next fp16 value (a tie)
+      // and the midpoint's neighbours; the same for bf16 (the high half of an fp32).
+      for (let h = 0; h < 0x7c00; h++) {
+        const lo = bitsOf(fp16Value(h));
+        const mid = bitsOf((fp16Value(h) + fp16Value(h + 1)) / 2);
+        for (const b of [lo, lo - 1, lo + 1, mid, mid - 1, mid + 1]) if (b >= 0) add(b);
+      }
+      for (let h = 0; h < 0x7f80; h++) for (const d of [0, -1, 1, 0x7fff, 0x8000, 0x8001, 0xffff]) add(((h << 16) + d) >>> 0);
+      // Every exponent with several mantissas (the fp16 and bf16 rounding bits among them).
+      const mantissas = [0, 1, 2, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0x18000, 0x3ff000, 0x400000, 0x7fe000, 0x7fefff, 0x7ff000, 0x7fffff];
+      for (let e = 0; e < 256; e++) for (const m of mantissas) add((e << 23) | m);
+      // NaN payload shapes: every single payload bit, all but one, all, quiet and signalling.
+      for (let bit = 0; bit < 23; bit++) {
+        add(0x7f800000 | (1 << bit));
+        add(0x7fffffff ^ (1 << bit));
+        add(0x7fc00000 | (1 << bit));
+      }
+      add(0x7fffffff);
+      add(0x7f800000); // ±Inf
+      add(0); // ±0
+      // fp16 overflow boundary: 65504 (max), 65519.99, 65520 (tie → Inf), 2^16, and up.
+      for (const x of [65504, 65519.99609375, 65520, 65536, 65537, 131072, 3.4e38]) add(bitsOf(x));
+      // Random patterns.
+      const rng = new SeededRng(29);
+      for (let i = 0; i < 100_000; i++) out.push(rng.nextU32());
+      return Uint32Array.from(out);
+    }
+
+    function fp16Value(h: number): number {
+      const e = h >>> 10;
+      const m = h & 0x3ff;
+      return e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
+    }
+
+    const REFERENCE = { fp16: fp16BitsFromFp32Bits, bf16: bf16BitsFromFp32Bits };
+    const ENCODE = { fp16: fp32ToFp16, bf16: fp32ToBf16 };
+
+    for (const kind of ['fp16', 'bf16'] as const) {
+      it(`${kind}: fast and full kernel and the JS loop equal the scalar reference on every edge class`, () => {
+        const bits = edgePatterns();
+        const src = new Float32Array(bits.buffer);
+        const expected = Uint16Array.from(bits, (b) => REFERENCE[kind](b));
+        const conversion = kind === 'fp16' ? 'fp16Encode' : 'bf16Encode';
+        const { wasm, js } = bothWays(conversion, () => {
+          const out = new Uint16Array(src.length);
+          ENCODE[kind](src, out);
+          return out;
+        });
+        const full = new Uint16Array(src.length);
+        const done = fp32ToHalves(kind, src, full, true);
+        for (let i = done; i < src.length; i++) full[i] = REFERENCE[kind](bits[i]!);
+        assert.equal(firstDifference(wasm, expected), 'none', 'wasm');
+        assert.equal(firstDifference(full, expected), 'none', 'wasm, full kernel only');
+        assert.equal(firstDifference(js, expected), 'none', 'js');
+      });
+
+      it(`${kind}: lengths and offsets around the 8-value groups and the 64 Ki-value chunks; one NaN sends its chunk to the full kernel`, () => {
+        const rng = new SeededRng(kind === 'fp16' ? 5 : 6);
+        const pool = new Float32Array(270_000);
+        for (let i = 0; i < pool.length; i++) pool[i] = rng.normal() * 4;
+        pool[70_000] = NaN; // the second chunk of a view starting at 0 holds a NaN
+        new Uint32Array(pool.buffer)[70_001] = 0xffa00001; // and a NaN with a payload
+        pool[70_002] = 1e6; // and an fp16 overflow
+        const lengths = [0, 1, 7, 8, 9, 15, 16, 17, 1000, 65_535, 65_536, 65_537, 131_079, 262_151];
+        for (const offset of [0, 1, 3]) {
+          for (const dstOffset of [0, 1]) {
+            for (const n of lengths) {
+              const src = pool.subarray(offset, offset + n);
+              const { wasm, js } = bothWays(kind === 'fp16' ? 'fp16Encode' : 'bf16Encode', () => {
+                const out = new Uint16Array(n + 2).subarray(dstOffset, dstOffset + n);
+                ENCODE[kind](src, out);
+                return out;
+              });
+              const expected = Uint16Array.from(new Uint32Array(src.buffer, src.byteOffset, n), (b) => REFERENCE[kind](b));
+              assert.equal(firstDifference(wasm, expected), 'none', `wasm, offset ${offset}, dst offset ${dstOffset}, length ${n}`);
+              assert.equal(firstDifference(js, expected), 'none', `js, offset ${offset}, dst offset ${dstOffset}, length ${n}`);
+            }
+          }
+        }
+      });
+    }
+
+    it('with the kernels switched off, conversions fall back to another path, bit-identical on NaN-free data', () => {
+      const rng = new SeededRng(8);
+      const src = new Float32Array(5000);
+      for (let i = 0; i < src.length; i++) src[i] = rng.normal();
+      const run = (): Uint16Array[] => {
+        const a = new Uint16Array(src.length);
+        const b = new Uint16Array(src.length);
+        fp32ToFp16(src, a);
+        fp32ToBf16(src, b);
+        return [a, b];
+      };
+      const [onF16, onBf16] = run();
+      try {
+        assert.equal(useWasmKernels(false), false);
+        const [offF16, offBf16] = run();
+        assert.equal(firstDifference(offF16!, onF16!), 'none');
+        assert.equal(firstDifference(offBf16!, onBf16!), 'none');
+        assert.equal(fp32ToHalves('fp16', src, new Uint16Array(src.length)), 0, 'the kernels report that they did nothing');
+        const back = new Float32Array(src.length);
+        const expected = new Float32Array(src.length);
+        fp16ToFp32(offF16!, back);
+        bf16ToFp32(offBf16!, expected); // decoded with the kernels off too; checked against the kernels below
+        useWasmKernels(true);
+        const backOn = new Float32Array(src.length);
+        const expectedOn = new Float32Array(src.length);
+        fp16ToFp32(offF16!, backOn);
+        bf16ToFp32(offBf16!, expectedOn);
+        assert.equal(firstDifference(u32(back), u32(backOn)), 'none', 'fp16 decode');
+        assert.equal(firstDifference(u32(expected), u32(expectedOn)), 'none', 'bf16 decode');
+      } finally {
+        useWasmKernels(true);
+      }
+    });
   });
 
   describe('XXH64', () => {

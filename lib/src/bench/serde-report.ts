@@ -28,6 +28,7 @@ export function formatSerdeReport(r: SerdeBenchResult): string {
   );
   out.push(
     `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, pako ${r.machine.pako}, native Float16Array: ${r.machine.nativeFloat16Array ? 'yes' : 'no'}, WebAssembly kernels: ${r.machine.wasmKernels ? 'yes' : 'no'}, ` +
+      `half-precision paths: ${Object.entries(r.machine.halfPrecisionPaths).map(([c, p]) => `${c} ${p}`).join(', ')}, ` +
       `load average ${n(r.machine.loadAverage.start, 1)} → ${n(r.machine.loadAverage.end, 1)}${Math.max(r.machine.loadAverage.start, r.machine.loadAverage.end) > r.machine.cores ? ' (busy machine: speeds are low and noisy)' : ''}`,
   );
   out.push(
@@ -54,6 +55,26 @@ export function formatSerdeReport(r: SerdeBenchResult): string {
         sci(e.quality.relRmse),
         e.quality.sqnrDb === null ? '∞' : n(e.quality.sqnrDb, 1),
       ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Half-precision paths: the one each conversion chose by timing at first use (calibration: 256 KiB sample), ' +
+      'and every available path timed on this block (MB/s of fp32 data, median / best)',
+  );
+  const pathCell = (p: { MBps: number; bestMBps?: number } | undefined): string => (p === undefined ? '—' : p.bestMBps === undefined ? n(p.MBps) : `${n(p.MBps)} / ${n(p.bestMBps)}`);
+  out.push(
+    table(
+      ['conversion', 'chosen', 'how', 'calib. wasm', 'calib. native', 'calib. js', 'wasm', 'native', 'js', 'chosen fastest?'],
+      r.halfPaths.map((h) => [
+        h.conversion,
+        h.chosen,
+        h.how,
+        ...(['wasm', 'native', 'js'] as const).map((p) => pathCell(h.calibration.find((t) => t.path === p))),
+        ...(['wasm', 'native', 'js'] as const).map((p) => pathCell(h.measured.find((m) => m.path === p))),
+        h.chosenIsFastest ? 'yes' : 'NO',
+      ]),
+      3,
     ),
   );
   out.push('');

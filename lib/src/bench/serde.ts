@@ -9,7 +9,10 @@
  *   container (encodeKV / decodeKV: allocation, header, XXH64 checksums, validation);
  * - per codec and encoding: compression ratio, compress / decompress speed, and the link speed
  *   below which compressing pays off (bytes saved / link speed > codec time);
- * - error statistics of each lossy encoding.
+ * - error statistics of each lossy encoding;
+ * - per half-precision conversion, the path the library chose by timing at first use (WebAssembly
+ *   kernel, native Float16Array or JavaScript) and every available path timed here on the block,
+ *   so that a wrong choice shows.
  * Speeds are MB/s (10^6 bytes per second) of fp32 data unless a field says otherwise.
  */
 import * as os from 'node:os';
@@ -28,7 +31,19 @@ import {
   hasWasmKernels,
   decodeKV,
   encodeKV,
+  bf16ToFp32,
+  fp16ToFp32,
+  fp32ToBf16,
+  fp32ToFp16,
+  type HalfConversion,
+  type HalfPath,
+  type HalfPrecisionPaths,
+  type PathReport,
+  type PathTiming,
+  halfPrecisionPaths,
+  halfPrecisionReport,
   hasNativeFloat16,
+  pinHalfPrecisionPath,
   isQuantized,
   readKVHeader,
   syntheticKV,
@@ -145,6 +160,20 @@ export interface CodecResult {
   decompress: Timing;
 }
 
+/** One half-precision conversion: the path chosen at first use, and every path timed here. */
+export interface HalfPathResult {
+  conversion: HalfConversion;
+  chosen: HalfPath;
+  /** measured: fastest in the first-use calibration; only: one path could run; pinned: forced. */
+  how: PathReport['how'];
+  /** The first-use calibration (MB/s of fp32 data on a 256 KiB sample, fastest of its rounds). */
+  calibration: PathTiming[];
+  /** Each path that can run here, timed on the benchmark's block (MB/s of fp32 data). */
+  measured: { path: HalfPath; MBps: number; bestMBps: number }[];
+  /** The chosen path's median is within 10 % of the fastest path's median here. */
+  chosenIsFastest: boolean;
+}
+
 export interface TargetResult {
   name: string;
   unit: string;
@@ -186,14 +215,17 @@ export interface SerdeBenchResult {
     v8: string;
     pako: string;
     nativeFloat16Array: boolean;
-    /** The WebAssembly SIMD kernels (fp16/bf16 decode, XXH64) were in use. */
+    /** The WebAssembly SIMD kernels (fp16/bf16 both ways, XXH64) loaded. */
     wasmKernels: boolean;
+    /** The path each half-precision conversion used (see `halfPaths`). */
+    halfPrecisionPaths: HalfPrecisionPaths;
     /** 1-minute load average before and after the run: above the core count, other work competed for the CPU. */
     loadAverage: { start: number; end: number };
   };
   /** xxh64MBps: the entry checksum (format 2); crc32cMBps: the checksum format 1 used, for comparison. */
   baseline: { copyMBps: number; copyStartMBps: number; copyEndMBps: number; xxh64MBps: number; crc32cMBps: number };
   encodings: EncodingResult[];
+  halfPaths: HalfPathResult[];
   codecs: CodecResult[];
   targets: TargetResult[];
   defaultCodec: KVCodec;
@@ -258,6 +290,7 @@ function machineInfo(loadStart: number): SerdeBenchResult['machine'] {
     pako: pakoVersion(),
     nativeFloat16Array: hasNativeFloat16(),
     wasmKernels: hasWasmKernels(),
+    halfPrecisionPaths: halfPrecisionPaths(),
     loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0]!, 2) },
   };
 }
@@ -289,7 +322,7 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
   const referenceLinkMBps = options.referenceLinkMBps ?? D.referenceLinkMBps;
   const fp32Bytes = 2 * shape.layers * tensorElements(shape) * 4;
 
-  const total = 2 + dtypes.length + codecDtypes.length * codecs.length;
+  const total = 3 + dtypes.length + codecDtypes.length * codecs.length;
   let done = 0;
   const step = (label: string): void => {
     done++;
@@ -359,6 +392,10 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
     step(`encoding ${dtype}`);
   }
 
+  options.onProgress?.(done, total, 'half-precision paths');
+  const halfPaths = measureHalfPaths(data, shape, minTimeMs, rounds);
+  step('half-precision paths');
+
   const codecResults: CodecResult[] = [];
   for (const dtype of codecDtypes) {
     const blob = encodeKV(data, { dtype });
@@ -425,6 +462,7 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
     machine: machineInfo(loadStart),
     baseline: { copyMBps: round(copyMBps, 1), copyStartMBps: round(copyStart, 1), copyEndMBps: round(copyEnd, 1), xxh64MBps: round(xxhMBps, 1), crc32cMBps: round(crcMBps, 1) },
     encodings,
+    halfPaths,
     codecs: codecResults,
     targets: targets(encodings),
     defaultCodec: DEFAULT_CODEC,
@@ -432,7 +470,45 @@ export function runSerdeBench(options: SerdeBenchOptions = {}): SerdeBenchResult
   };
 }
 
-/** The speed goals of notes/performance.md, checked against the value kernels. */
+/**
+ * Time every path of each half-precision conversion on the whole block (each layer's K and V, as
+ * the value kernels are timed), next to the library's own choice.
+ */
+function measureHalfPaths(data: KVBlockData, shape: KVShape, minTimeMs: number, rounds: number): HalfPathResult[] {
+  const n = tensorElements(shape);
+  const tensors = [...data.k, ...data.v];
+  const halves = tensors.map(() => new Uint16Array(n));
+  const bf16s = tensors.map(() => new Uint16Array(n));
+  tensors.forEach((t, i) => {
+    fp32ToFp16(t, halves[i]!);
+    fp32ToBf16(t, bf16s[i]!);
+  });
+  const out = new Float32Array(n);
+  const runs: Record<HalfConversion, () => void> = {
+    fp16Encode: () => tensors.forEach((t, i) => fp32ToFp16(t, halves[i]!)),
+    fp16Decode: () => halves.forEach((h) => fp16ToFp32(h, out)),
+    bf16Encode: () => tensors.forEach((t, i) => fp32ToBf16(t, bf16s[i]!)),
+    bf16Decode: () => bf16s.forEach((h) => bf16ToFp32(h, out)),
+  };
+  const fp32Bytes = tensors.length * n * 4;
+  return halfPrecisionReport().map((report) => {
+    const paths = report.timings.length > 0 ? report.timings.map((t) => t.path) : [report.path];
+    const measured = paths.map((path) => {
+      try {
+        pinHalfPrecisionPath(report.conversion, path);
+        const t = measure(runs[report.conversion], minTimeMs, rounds);
+        return { path, MBps: round(mbps(fp32Bytes, t.medianMs), 1), bestMBps: round(mbps(fp32Bytes, t.bestMs), 1) };
+      } finally {
+        pinHalfPrecisionPath(report.conversion, undefined);
+      }
+    });
+    const fastest = Math.max(...measured.map((m) => m.MBps));
+    const chosen = measured.find((m) => m.path === report.path)!;
+    return { conversion: report.conversion, chosen: report.path, how: report.how, calibration: report.timings, measured, chosenIsFastest: chosen.MBps >= 0.9 * fastest };
+  });
+}
+
+/** The speed goals of notes/performance.md and the issues, checked against the value kernels. */
 function targets(encodings: EncodingResult[]): TargetResult[] {
   const out: TargetResult[] = [];
   const add = (name: string, unit: string, target: number, dtype: KVDtype, field: 'encodeMBps' | 'decodeMBps' | 'decodeEncodedMBps'): void => {
@@ -442,9 +518,9 @@ function targets(encodings: EncodingResult[]): TargetResult[] {
     const best = e.kernel.best[field];
     out.push({ name, unit, targetMBps: target, measuredMBps: median, bestMBps: best, met: median >= target, metAtBest: best >= target });
   };
-  add('fp32 → fp16', 'fp32 input', 2500, 'fp16', 'encodeMBps');
+  add('fp32 → fp16', 'fp32 input', 6000, 'fp16', 'encodeMBps');
   add('fp16 → fp32', 'fp16 input', 2000, 'fp16', 'decodeEncodedMBps');
-  add('fp32 → bf16', 'fp32 input', 4000, 'bf16', 'encodeMBps');
+  add('fp32 → bf16', 'fp32 input', 6000, 'bf16', 'encodeMBps');
   add('bf16 → fp32', 'bf16 input', 4000, 'bf16', 'decodeEncodedMBps');
   add('fp32 → int8', 'fp32 input', 1000, 'int8', 'encodeMBps');
   add('int8 → fp32', 'fp32 output', 1000, 'int8', 'decodeMBps');

@@ -3,9 +3,12 @@
  * decoding is a 16-bit shift and encoding is a shift after round-to-nearest-even on the dropped
  * 16 bits. Finite values may round up to ±Infinity (as in every RNE implementation); NaN stays a
  * (quiet) NaN — without the special case a NaN whose payload sits in the low bits could round to
- * Infinity or truncate to it. Decoding runs the WebAssembly SIMD kernel (kernels.wat) where it loads.
+ * Infinity or truncate to it. Both directions run the WebAssembly SIMD kernels (kernels.wat, bit-
+ * identical to the JavaScript here) where they load and measure faster (path-choice.ts).
  */
-import { halvesToFp32 } from './kernels';
+import { calibrationValues } from './fp16';
+import { fp32ToHalves, halvesToFp32, wasmKernelsInUse } from './kernels';
+import { type HalfPath, PathChoice } from './path-choice';
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
@@ -35,10 +38,9 @@ function round(x: number): number {
   return (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x0040 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
 
-/** Convert `src` to bf16 bits in `dst[0, src.length)`, round-to-nearest-even. */
-export function fp32ToBf16(src: Float32Array, dst: Uint16Array): void {
+/** The JavaScript encoder: {@link round} on the integer bits. */
+function encodeJs(src: Float32Array, dst: Uint16Array): void {
   const n = src.length;
-  if (dst.length < n) throw new RangeError(`fp32ToBf16: dst holds ${dst.length} values, src has ${n}`);
   const u = new Uint32Array(src.buffer, src.byteOffset, n);
   if ((dst.byteOffset & 2) !== 0) {
     for (let i = 0; i < n; i++) dst[i] = round(u[i]!);
@@ -56,16 +58,18 @@ export function fp32ToBf16(src: Float32Array, dst: Uint16Array): void {
   if ((n & 1) !== 0) dst[n - 1] = round(u[n - 1]!);
 }
 
-/** Convert bf16 bits `src` to fp32 values in `dst[0, src.length)` (exact). */
-export function bf16ToFp32(src: Uint16Array, dst: Float32Array): void {
+function encodeWasm(src: Float32Array, dst: Uint16Array): void {
   const n = src.length;
-  if (dst.length < n) throw new RangeError(`bf16ToFp32: dst holds ${dst.length} values, src has ${n}`);
-  const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
-  const done = halvesToFp32('bf16', src, dst);
-  if (done > 0) {
-    for (let i = done; i < n; i++) out[i] = src[i]! << 16;
-    return;
+  const done = fp32ToHalves('bf16', src, dst);
+  if (done < n) {
+    const u = new Uint32Array(src.buffer, src.byteOffset, n);
+    for (let i = done; i < n; i++) dst[i] = round(u[i]!) & 0xffff;
   }
+}
+
+function decodeJs(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
   if ((src.byteOffset & 2) !== 0) {
     for (let i = 0; i < n; i++) out[i] = src[i]! << 16;
     return;
@@ -89,4 +93,62 @@ export function bf16ToFp32(src: Uint16Array, dst: Float32Array): void {
     out[2 * j + 1] = w & 0xffff0000;
   }
   if ((n & 1) !== 0) out[n - 1] = src[n - 1]! << 16;
+}
+
+function decodeWasm(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
+  const done = halvesToFp32('bf16', src, dst);
+  if (done < n) {
+    const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
+    for (let i = done; i < n; i++) out[i] = src[i]! << 16;
+  }
+}
+
+const wasmOn = (): boolean => wasmKernelsInUse();
+
+/** Which bf16 encoder runs: timed at first use (see path-choice.ts). */
+export const BF16_ENCODE = new PathChoice<Float32Array, Uint16Array>(
+  'bf16Encode',
+  [
+    { path: 'wasm', available: wasmOn, run: encodeWasm, exact: true },
+    { path: 'js', available: () => true, run: encodeJs, exact: true },
+  ],
+  () => {
+    const src = calibrationValues();
+    return { src, dst: new Uint16Array(src.length), fp32Bytes: src.byteLength };
+  },
+);
+
+/** Which bf16 decoder runs: timed at first use (see path-choice.ts). */
+export const BF16_DECODE = new PathChoice<Uint16Array, Float32Array>(
+  'bf16Decode',
+  [
+    { path: 'wasm', available: wasmOn, run: decodeWasm, exact: true },
+    { path: 'js', available: () => true, run: decodeJs, exact: true },
+  ],
+  () => {
+    const values = calibrationValues();
+    const src = new Uint16Array(values.length);
+    encodeJs(values, src);
+    return { src, dst: values, fp32Bytes: values.byteLength };
+  },
+);
+
+/** The bf16 paths in use (deciding them first if needed). */
+export function bf16Paths(): { encode: HalfPath; decode: HalfPath } {
+  return { encode: BF16_ENCODE.path(), decode: BF16_DECODE.path() };
+}
+
+/** Convert `src` to bf16 bits in `dst[0, src.length)`, round-to-nearest-even. */
+export function fp32ToBf16(src: Float32Array, dst: Uint16Array): void {
+  const n = src.length;
+  if (dst.length < n) throw new RangeError(`fp32ToBf16: dst holds ${dst.length} values, src has ${n}`);
+  BF16_ENCODE.run()(src, dst);
+}
+
+/** Convert bf16 bits `src` to fp32 values in `dst[0, src.length)` (exact). */
+export function bf16ToFp32(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
+  if (dst.length < n) throw new RangeError(`bf16ToFp32: dst holds ${dst.length} values, src has ${n}`);
+  BF16_DECODE.run()(src, dst);
 }

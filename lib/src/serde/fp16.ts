@@ -1,16 +1,17 @@
 /**
  * IEEE 754 binary16 ("fp16", "half") ⇄ binary32 conversion, bit-exact with round-to-nearest-even:
  * subnormals, signed zeros, ±Infinity, overflow to ±Infinity (|x| ≥ 65520), NaN stays NaN (with
- * its sign on the integer path; a native Float16Array may write a canonical NaN).
+ * its sign and top payload bits; a native Float16Array writes its own NaN bits instead).
  *
- * fp32 → fp16 runs on the integer bits (a Uint32Array view of the input) because that is the fast
- * path on Node 20, which has no Float16Array (`Math.f16round` in a loop is ~10× slower). When the
- * runtime has a native `Float16Array` (Node 24+), its `set()` is used instead: the same rounding,
- * done in C++. fp16 → fp32 likewise uses a native `Float16Array` where there is one; else the
- * WebAssembly SIMD kernel (kernels.wat) where it loads; else one lookup per value in a 65 536-entry
- * table of fp32 bit patterns.
+ * Each direction has up to three paths, and the fastest one here is chosen by timing them at first
+ * use (path-choice.ts; `halfPrecisionPaths()` tells which):
+ * - the WebAssembly SIMD kernels (kernels.wat), bit-identical to the JavaScript below;
+ * - a native `Float16Array` (Node 24+): `set()` converts in C++;
+ * - JavaScript: encoding on the integer bits (a Uint32Array view of the input; `Math.f16round` in
+ *   a loop is ~10× slower), decoding by one lookup per value in a 65 536-entry table.
  */
-import { halvesToFp32 } from './kernels';
+import { fp32ToHalves, halvesToFp32, wasmKernelsInUse } from './kernels';
+import { type HalfPath, PATH_CALIBRATION, PathChoice } from './path-choice';
 
 /** The part of the Float16Array API used here (not in the ES2022 lib typings). */
 interface Float16ArrayLike extends ArrayLike<number> {
@@ -27,8 +28,9 @@ export function hasNativeFloat16(): boolean {
 }
 
 /**
- * Turn the native `Float16Array` path on or off (for tests and benchmarks that compare the two).
- * Ignored when the runtime has no `Float16Array`. @returns whether the native path is now used.
+ * Allow or forbid the native `Float16Array` paths (for tests and benchmarks that compare paths).
+ * Allowed, they are used only where they measured fastest. Ignored when the runtime has no
+ * `Float16Array`. @returns whether the native paths are now allowed.
  */
 export function useNativeFloat16(enabled: boolean): boolean {
   nativeEnabled = enabled && NATIVE_F16 !== undefined;
@@ -124,17 +126,9 @@ function half(x: number): number {
   return ((x >>> 16) & 0x8000) | h;
 }
 
-/**
- * Convert `src` to fp16 bits in `dst[0, src.length)`, round-to-nearest-even.
- * `dst` may be a view into a larger buffer (it must be 2-byte aligned, as every Uint16Array is).
- */
-export function fp32ToFp16(src: Float32Array, dst: Uint16Array): void {
+/** The JavaScript encoder: {@link half} on the integer bits. */
+function encodeJs(src: Float32Array, dst: Uint16Array): void {
   const n = src.length;
-  if (dst.length < n) throw new RangeError(`fp32ToFp16: dst holds ${dst.length} values, src has ${n}`);
-  if (nativeEnabled && NATIVE_F16 !== undefined) {
-    new NATIVE_F16(dst.buffer, dst.byteOffset, n).set(src);
-    return;
-  }
   const u = new Uint32Array(src.buffer, src.byteOffset, n);
   if ((dst.byteOffset & 2) !== 0) {
     // dst starts mid-word (only for odd views): the plain loop, one 16-bit store per value.
@@ -154,19 +148,21 @@ export function fp32ToFp16(src: Float32Array, dst: Uint16Array): void {
   if ((n & 1) !== 0) dst[n - 1] = half(u[n - 1]!);
 }
 
-/** Convert fp16 bits `src` to fp32 values in `dst[0, src.length)` (exact). */
-export function fp16ToFp32(src: Uint16Array, dst: Float32Array): void {
+function encodeWasm(src: Float32Array, dst: Uint16Array): void {
   const n = src.length;
-  if (dst.length < n) throw new RangeError(`fp16ToFp32: dst holds ${dst.length} values, src has ${n}`);
-  if (nativeEnabled && NATIVE_F16 !== undefined) {
-    dst.set(new NATIVE_F16(src.buffer, src.byteOffset, n));
-    return;
+  const done = fp32ToHalves('fp16', src, dst);
+  if (done < n) {
+    const u = new Uint32Array(src.buffer, src.byteOffset, n);
+    for (let i = done; i < n; i++) dst[i] = half(u[i]!);
   }
-  const done = halvesToFp32('fp16', src, dst);
-  if (done > 0) {
-    for (let i = done; i < n; i++) dst[i] = fp16BitsToFp32(src[i]!);
-    return;
-  }
+}
+
+function encodeNative(src: Float32Array, dst: Uint16Array): void {
+  new NATIVE_F16!(dst.buffer, dst.byteOffset, src.length).set(src);
+}
+
+function decodeJs(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
   const t = LUT;
   const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
   // A Uint16Array may start 2 bytes off a 4-byte boundary: do one value so the rest is aligned.
@@ -176,6 +172,86 @@ export function fp16ToFp32(src: Uint16Array, dst: Float32Array): void {
   if (pairs > 0) decodePairs(new Uint32Array(src.buffer, src.byteOffset + 2 * head, pairs), out, head);
   const last = head + 2 * pairs;
   if (last < n) out[last] = t[src[last]!]!;
+}
+
+function decodeWasm(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
+  const done = halvesToFp32('fp16', src, dst);
+  if (done < n) {
+    const out = new Uint32Array(dst.buffer, dst.byteOffset, n);
+    for (let i = done; i < n; i++) out[i] = LUT[src[i]!]!;
+  }
+}
+
+function decodeNative(src: Uint16Array, dst: Float32Array): void {
+  dst.set(new NATIVE_F16!(src.buffer, src.byteOffset, src.length));
+}
+
+/**
+ * Calibration data: values spread over [-2, 2) like KV (no NaN), deterministic. 4 Ki of them
+ * repeated: a fresh 64 Ki-iteration loop would run in V8's interpreter and cost milliseconds.
+ */
+export function calibrationValues(): Float32Array {
+  const x = new Float32Array(PATH_CALIBRATION.values);
+  const period = Math.min(4096, x.length);
+  for (let i = 0; i < period; i++) x[i] = (Math.imul(i + 1, 0x9e3779b1) >>> 0) * 2 ** -30 - 2;
+  for (let filled = period; filled < x.length; filled *= 2) x.copyWithin(filled, 0, Math.min(filled, x.length - filled));
+  return x;
+}
+
+const wasmOn = (): boolean => wasmKernelsInUse();
+const nativeOn = (): boolean => nativeEnabled && NATIVE_F16 !== undefined;
+
+/** Which fp16 encoder runs: timed at first use (see path-choice.ts). */
+export const FP16_ENCODE = new PathChoice<Float32Array, Uint16Array>(
+  'fp16Encode',
+  [
+    { path: 'wasm', available: wasmOn, run: encodeWasm, exact: true },
+    { path: 'native', available: nativeOn, run: encodeNative, exact: false },
+    { path: 'js', available: () => true, run: encodeJs, exact: true },
+  ],
+  () => {
+    const src = calibrationValues();
+    return { src, dst: new Uint16Array(src.length), fp32Bytes: src.byteLength };
+  },
+);
+
+/** Which fp16 decoder runs: timed at first use (see path-choice.ts). */
+export const FP16_DECODE = new PathChoice<Uint16Array, Float32Array>(
+  'fp16Decode',
+  [
+    { path: 'wasm', available: wasmOn, run: decodeWasm, exact: true },
+    { path: 'native', available: nativeOn, run: decodeNative, exact: false },
+    { path: 'js', available: () => true, run: decodeJs, exact: true },
+  ],
+  () => {
+    const values = calibrationValues();
+    const src = new Uint16Array(values.length);
+    encodeJs(values, src);
+    return { src, dst: values, fp32Bytes: values.byteLength };
+  },
+);
+
+/** The fp16 paths in use (deciding them first if needed). */
+export function fp16Paths(): { encode: HalfPath; decode: HalfPath } {
+  return { encode: FP16_ENCODE.path(), decode: FP16_DECODE.path() };
+}
+
+/**
+ * Convert `src` to fp16 bits in `dst[0, src.length)`, round-to-nearest-even.
+ * `dst` may be a view into a larger buffer (it must be 2-byte aligned, as every Uint16Array is).
+ */
+export function fp32ToFp16(src: Float32Array, dst: Uint16Array): void {
+  const n = src.length;
+  if (dst.length < n) throw new RangeError(`fp32ToFp16: dst holds ${dst.length} values, src has ${n}`);
+  FP16_ENCODE.run()(src, dst);
+}
+
+/** Convert fp16 bits `src` to fp32 values in `dst[0, src.length)` (exact). */
+export function fp16ToFp32(src: Uint16Array, dst: Float32Array): void {
+  const n = src.length;
+  if (dst.length < n) throw new RangeError(`fp16ToFp32: dst holds ${dst.length} values, src has ${n}`);
+  FP16_DECODE.run()(src, dst);
 }
 
 /**

@@ -40,6 +40,18 @@ export { xxh64, xxh64Reference } from './xxh64';
 export { hasWasmKernels, useWasmKernels } from './kernels';
 export { fp32ToFp16, fp16ToFp32, fp32ToFp16Bits, fp16BitsToFp32, fp16BitsFromFp32Bits, hasNativeFloat16, useNativeFloat16 } from './fp16';
 export { fp32ToBf16, bf16ToFp32, fp32ToBf16Bits, bf16BitsToFp32, bf16BitsFromFp32Bits } from './bf16';
+export {
+  type HalfConversion,
+  type HalfPath,
+  type HalfPrecisionPaths,
+  type PathReport,
+  type PathTiming,
+  HALF_CONVERSIONS,
+  PATH_CALIBRATION,
+  halfPrecisionPaths,
+  halfPrecisionReport,
+  pinHalfPrecisionPath,
+} from './half-paths';
 export { quantizeInt8, dequantizeInt8 } from './int8';
 export { quantizeKeys, dequantizeKeys, quantizeValues, dequantizeValues, packCodes, unpackCodes, type ScaleStorage } from './lowbit';
 export { byteShuffle, byteUnshuffle } from './shuffle';
