@@ -115,6 +115,7 @@ export {
 export { EntryKey } from './serde/mac';
 export { xxh64 } from './serde/xxh64';
 export { fp32ToFp16, fp16ToFp32, fp32ToFp16Bits, fp16BitsToFp32, hasNativeFloat16 } from './serde/fp16';
+export { halfPrecisionPaths, halfPrecisionReport } from './serde/half-paths';
 export { fp32ToBf16, bf16ToFp32, fp32ToBf16Bits, bf16BitsToFp32 } from './serde/bf16';
 export { quantizeInt8, dequantizeInt8 } from './serde/int8';
 export { byteShuffle, byteUnshuffle } from './serde/shuffle';
@@ -130,6 +131,7 @@ export {
   type ValidateHook,
   type CallOptions,
   type CallReport,
+  type StreamOptions,
   newCallReport,
   type GetOptions,
   type StoreOp,

@@ -237,6 +237,24 @@ describe('store: RedisStore', function () {
       assert.ok(unbounded > 16 * MB, `all in flight queued ${(unbounded / MB).toFixed(1)} MiB (the measurement sees the queue)`);
     });
 
+    it('stream lends a few pooled buffers over and over instead of allocating one per block', async () => {
+      const store = await make({ windowBytes: 2 * MB });
+      const hs = hashes(40);
+      const values = hs.map((_, i) => Buffer.alloc(MB / 4, i + 1));
+      await store.put(hs.map((hash, i) => ({ hash, value: values[i]! })));
+      const memories = new Set<ArrayBufferLike>();
+      let same = 0;
+      const found = await store.stream(hs, (i, v) => {
+        memories.add(v.buffer);
+        if (v.equals(values[i]!)) same++;
+      });
+      assert.ok(found.every(Boolean));
+      assert.equal(same, hs.length, 'every value had its bytes during its call');
+      assert.ok(memories.size <= 8, `40 blocks went through ${memories.size} buffers`);
+      const bulk = (store as unknown as { bulk: { pool: { lentCount: number } } }).bulk;
+      assert.equal(bulk.pool.lentCount, 0, 'every lent buffer was given back');
+    });
+
     it('values are still handed out as they arrive, in any window', async () => {
       const store = await make({ windowBytes: 2 * MB });
       const hs = hashes(12);

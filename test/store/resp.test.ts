@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { SeededRng } from '../../lib/src/runtime';
 import { RedisStore } from '../../lib/src/store';
 import { BulkConnection } from '../../lib/src/store/resp/bulk-connection';
+import { BufferPool } from '../../lib/src/store/resp/buffer-pool';
 import { RespParser, RespProtocolError, RespReplyError, encodeCommand, type RespReply } from '../../lib/src/store/resp/parser';
 import { RedisServer } from '../harness/redis';
 import { blockHash, commandCalls, uniqueNamespace } from './helpers';
@@ -69,6 +70,39 @@ describe('store: RESP2 parser (bulk read path)', () => {
       p.feed(shared, 0, 1);
     }
     check(out);
+  });
+
+  it('large values can be written straight into their Buffer (directTarget / feedDirect), in any split, into a pooled buffer', () => {
+    const rng = new SeededRng(4);
+    const value = Buffer.alloc(300_000);
+    for (let i = 0; i < value.length; i++) value[i] = rng.int(256);
+    const wire = Buffer.concat([Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n:7\r\n')]);
+    for (const cut of [10, 1000, 70_000, 200_000]) {
+      const got: RespReply[] = [];
+      const pool = new BufferPool();
+      const parser = new RespParser((r) => got.push(r), (n) => pool.take(n));
+      let at = 0;
+      while (at < wire.length) {
+        const target = parser.directTarget(1024);
+        if (target) {
+          const n = Math.min(target.length, cut, wire.length - at);
+          wire.copy(target, 0, at, at + n); // what the kernel does with net's onread buffer
+          parser.feedDirect(n);
+          at += n;
+        } else {
+          const n = Math.min(cut, wire.length - at);
+          parser.feed(wire.subarray(at, at + n));
+          at += n;
+        }
+      }
+      assert.equal(got.length, 2);
+      assert.ok(Buffer.isBuffer(got[0]) && (got[0] as Buffer).equals(value), `cut ${cut}: the value byte for byte`);
+      assert.equal(got[1], 7);
+      assert.equal(pool.lentCount, 1);
+      pool.release(got[0] as Buffer);
+      assert.equal(pool.lentCount, 0);
+      assert.throws(() => parser.feedDirect(1), RespProtocolError, 'no direct write outside a bulk string');
+    }
   });
 
   it('rejects bytes that are not RESP2 with RespProtocolError', () => {

@@ -119,6 +119,29 @@ export function describeStoreSuite(name: string, factory: () => Promise<KVStore>
       assert.ok(store.stats().errors > errorsBefore, 'the throws are counted');
     });
 
+    it('stream hands every found value out once, valid during its call, and answers which were found', async () => {
+      const present = hashes(30);
+      const absent = hashes(4);
+      const values = present.map((_, i) => randomBuffer(i % 4 === 0 ? 300_000 : 50 + i));
+      await store.put(present.map((hash, i) => ({ hash, value: values[i]! })));
+      const query = [...present.slice(0, 15), ...absent, ...present.slice(15), present[2]!];
+      const copies = new Map<number, Buffer>();
+      // A copy made during the call is all a caller may keep (a store may reuse the bytes afterwards).
+      const found = await store.stream(query, (i, v) => {
+        assert.equal(copies.has(i), false, `position ${i} once`);
+        copies.set(i, Buffer.from(v));
+      });
+      assert.equal(found.length, query.length);
+      query.forEach((h, i) => {
+        const idx = present.indexOf(h);
+        assert.equal(found[i], idx >= 0, `found[${i}]`);
+        assert.ok(idx < 0 ? !copies.has(i) : copies.get(i)!.equals(values[idx]!), `position ${i}: the stored bytes`);
+      });
+      const errorsBefore = store.stats().errors;
+      assert.deepEqual(await store.stream(present.slice(0, 3), () => { throw new Error('caller bug'); }), [true, true, true], 'a throwing callback costs nothing');
+      assert.ok(store.stats().errors > errorsBefore, 'the throws are counted');
+    });
+
     it('writes set-if-absent: the first value wins, later puts report exists', async () => {
       const [a, b] = hashes(2) as [string, string];
       assert.deepEqual((await store.put([{ hash: a, value: Buffer.from('first') }])).statuses, ['stored']);

@@ -2,7 +2,7 @@ import type { KVCacheArrays } from '../model/kv-cache';
 import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions, type EntryIdentity } from '../serde/container';
 import { EntryKey } from '../serde/mac';
 import type { BlockHash } from '../hashing/types';
-import { isQuantized, type KVDtype } from '../serde/types';
+import { isQuantized, type KVArrays, type KVDtype } from '../serde/types';
 import { InvalidInputError, UnsupportedFormatError } from '../runtime/errors';
 
 /**
@@ -33,6 +33,11 @@ export interface BlockCodec {
    * turn into a miss.
    */
   decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays;
+  /**
+   * The same checks as `decode`, writing the values into `into` (per layer K and V of exactly one
+   * block's shape; another shape is a MODEL_MISMATCH error) instead of new arrays: no allocation.
+   */
+  decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays): void;
 }
 
 /** Options of {@link serdeBlockCodec}: the encoding, and the cache's secret. */
@@ -110,6 +115,12 @@ export function serdeBlockCodec(options: BlockCodecOptions = {}): BlockCodec {
   const groupSize = isQuantized(dtype) ? (encode.groupSize ?? DEFAULT_GROUP_SIZES[dtype]) : 0;
   const chosen = secret === null ? undefined : (secret ?? secretFromEnv());
   const key = chosen === undefined ? undefined : EntryKey.fromSecret(chosen);
+  /** A valid entry of another encoding (e.g. int8 read by an fp32 connector) must not pass for ours. */
+  const checkFormat = (bytes: Buffer): void => {
+    const header = readKVHeader(bytes);
+    const stored = formatId(header.dtype, { groupSize: header.groupSize || undefined });
+    if (stored !== id) throw new UnsupportedFormatError({ path: 'header.dtype', expected: id, received: stored });
+  };
   return {
     formatId: id,
     dtype,
@@ -130,11 +141,12 @@ export function serdeBlockCodec(options: BlockCodecOptions = {}): BlockCodec {
         { ...encode, identity: { blockHash, startPosition: block.startPosition, fingerprint: block.fingerprint }, ...(key ? { key } : {}) },
       );
     },
+    decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays): void {
+      checkFormat(bytes);
+      decodeKV(bytes, { expect, into, ...(key ? { key } : {}) });
+    },
     decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays {
-      // A valid entry of another encoding (e.g. int8 read by an fp32 connector) must not pass for ours.
-      const header = readKVHeader(bytes);
-      const stored = formatId(header.dtype, { groupSize: header.groupSize || undefined });
-      if (stored !== id) throw new UnsupportedFormatError({ path: 'header.dtype', expected: id, received: stored });
+      checkFormat(bytes);
       const data = decodeKV(bytes, { expect, ...(key ? { key } : {}) });
       return {
         fingerprint: expect.fingerprint,

@@ -24,7 +24,8 @@ export function tenantSaltSecretFromEnv(): string | undefined {
   return s === undefined || s === '' ? undefined : s;
 }
 import type { ServeRequest } from './types';
-import { type BlockCodec, joinArrays, sliceArrays } from './codec';
+import { type BlockCodec, sliceArrays } from './codec';
+import type { KVArrays } from '../serde/types';
 
 /**
  * The scheduler side's answer for one request: how many leading prompt tokens the worker can load,
@@ -167,6 +168,7 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
   readonly name: string;
   private readonly blockSize: number;
   private readonly namespaces = new Map<string, Namespace>();
+  private scratch: KVArrays | undefined;
   /** Tenants salted with their names (the "no secrecy" choice), for the health warning. */
   private readonly nameDerived = new Set<string>();
 
@@ -247,45 +249,71 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     return { matchedTokens: found.matchedTokens, handle: { namespace, hashes }, roundTrips: found.roundTrips, fallbacks: report.fallbacks };
   }
 
-  /** Decode one stored block, checked against the model's shape; an `Error` for anything unusable. */
-  private decodeBlock(hashes: readonly BlockHash[], index: number, value: Buffer): KVCacheArrays | Error {
-    try {
-      const part = this.codec.decode(value, { blockHash: hashes[index]!, startPosition: index * this.blockSize, fingerprint: this.model.fingerprint });
-      checkBlockShape(part, this.model, this.blockSize);
-      return part;
-    } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
+  /** One block's K and V, decoded into before being copied to their place: reused by every load. */
+  private blockScratch(): KVArrays {
+    const c = this.model.config;
+    const n = c.numKvHeads * this.blockSize * c.headDim;
+    if (!this.scratch || this.scratch.k[0]?.length !== n || this.scratch.k.length !== c.numLayers) {
+      this.scratch = { k: Array.from({ length: c.numLayers }, () => new Float32Array(n)), v: Array.from({ length: c.numLayers }, () => new Float32Array(n)) };
     }
+    return this.scratch;
   }
 
   async load(_request: ServeRequest, match: MatchResult<PrefixMatchHandle>): Promise<LoadResult> {
     const hashes = match.handle.hashes.slice(0, match.matchedTokens / this.blockSize);
     if (hashes.length === 0) return NO_LOAD;
-    // Each block is decoded as soon as it arrives, while the next ones are still on the wire.
-    const decoded: (KVCacheArrays | Error | undefined)[] = [];
+    const { numLayers, numKvHeads: heads, headDim: dim } = this.model.config;
+    const B = this.blockSize;
+    const total = hashes.length * B;
+    // The prefix's KV, [heads, tokens, dim] per layer; each block is decoded (and checked) as soon as
+    // it arrives — its bytes lent by the store, reused once we return — and copied to its rows while
+    // the next blocks are still on the wire.
+    const joined = Array.from({ length: numLayers }, () => ({ keys: new Float32Array(heads * total * dim), values: new Float32Array(heads * total * dim) }));
+    const scratch = this.blockScratch();
+    const errors: (Error | undefined)[] = [];
+    const sizes: number[] = [];
     const report = newCallReport();
-    const values = await this.store.get(hashes, { onValue: (i, v) => (decoded[i] = this.decodeBlock(hashes, i, v)), report });
-    const parts: KVCacheArrays[] = [];
+    const found = await this.store.stream(
+      hashes,
+      (i, v) => {
+        try {
+          this.codec.decodeInto(v, { blockHash: hashes[i]!, startPosition: i * B, fingerprint: this.model.fingerprint }, scratch);
+        } catch (err) {
+          errors[i] = err instanceof Error ? err : new Error(String(err));
+          return;
+        }
+        for (let l = 0; l < numLayers; l++) {
+          for (let h = 0; h < heads; h++) {
+            const from = h * B * dim;
+            const to = (h * total + i * B) * dim;
+            joined[l]!.keys.set(scratch.k[l]!.subarray(from, from + B * dim), to);
+            joined[l]!.values.set(scratch.v[l]!.subarray(from, from + B * dim), to);
+          }
+        }
+        sizes[i] = v.length;
+      },
+      { report },
+    );
+    let loaded = 0;
     let bytes = 0;
     let fallbacks = report.fallbacks;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === undefined) {
+    for (; loaded < hashes.length; loaded++) {
+      if (!found[loaded]) {
         if (report.fallbacks === 0) fallbacks++; // evicted between lookup and load: recompute from here
         break;
       }
-      const part = decoded[i] ?? this.decodeBlock(hashes, i, v);
-      if (part instanceof Error) {
+      const err = errors[loaded];
+      if (err) {
         fallbacks++; // unusable entry: a miss from here on, counted by reason, and gone from the store
-        this.store.recordRejected(rejectReasonOf(part) ?? 'corrupt');
-        await this.store.delete([hashes[i]!]);
+        this.store.recordRejected(rejectReasonOf(err) ?? 'corrupt');
+        await this.store.delete([hashes[loaded]!]);
         break;
       }
-      parts.push(part);
-      bytes += v.byteLength;
+      bytes += sizes[loaded]!;
     }
-    if (parts.length === 0) return { tokens: 0, bytes, fallbacks };
-    const kv = KVCacheClass.fromArrays(joinArrays(parts));
+    if (loaded === 0) return { tokens: 0, bytes, fallbacks };
+    const arrays: KVCacheArrays = { fingerprint: this.model.fingerprint, startPosition: 0, tokens: total, numKvHeads: heads, headDim: dim, layers: joined };
+    const kv = KVCacheClass.fromArrays(loaded === hashes.length ? arrays : sliceArrays(arrays, 0, loaded * B));
     return { kv, tokens: kv.tokens, bytes, fallbacks };
   }
 

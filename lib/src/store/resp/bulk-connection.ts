@@ -105,6 +105,7 @@ export class BulkConnection {
     if (this.ready) return this.ready;
     const o = this.options;
     const ready = new Promise<net.Socket>((resolve, reject) => {
+      let direct = false;
       // A bulk string is copied into a pooled buffer when the command waiting for it asked to borrow one.
       const parser = new RespParser(
         (reply) => this.deliver(reply, socket),
@@ -115,10 +116,17 @@ export class BulkConnection {
         port: o.port,
         noDelay: true,
         onread: {
-          buffer: this.readBuffer,
+          // Inside a large value, the kernel writes straight into the value's Buffer (no copy from
+          // the read buffer); headers and small replies land in the one reused read buffer.
+          buffer: (): Uint8Array => {
+            const target = parser.directTarget();
+            direct = target !== undefined;
+            return target ?? this.readBuffer;
+          },
           callback: (n: number, buf: Uint8Array): boolean => {
             try {
-              parser.feed(buf, 0, n);
+              if (direct) parser.feedDirect(n);
+              else parser.feed(buf, 0, n);
             } catch (err) {
               this.drop(err as Error, socket);
             }

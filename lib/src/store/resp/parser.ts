@@ -152,6 +152,29 @@ export class RespParser {
     }
   }
 
+  /**
+   * Where the socket may write its next bytes directly: the unfilled rest of the bulk string being
+   * read, when at least `min` bytes of it remain — the kernel then copies the value straight into
+   * its Buffer, with no copy in between. Report what was written with {@link feedDirect}.
+   */
+  directTarget(min = 64 * 1024): Buffer | undefined {
+    const b = this.bulk;
+    if (b === undefined || b.length - this.filled < min) return undefined;
+    return b.subarray(this.filled);
+  }
+
+  /** `n` bytes were written into the target {@link directTarget} returned. */
+  feedDirect(n: number): void {
+    const b = this.bulk;
+    if (b === undefined || n > b.length - this.filled) throw new RespProtocolError('direct read outside a bulk string');
+    this.filled += n;
+    if (this.filled === b.length) {
+      this.bulk = undefined;
+      this.trailer = 2;
+      this.pendingBulk = b;
+    }
+  }
+
   /** True between replies (nothing half-read). */
   get idle(): boolean {
     return this.bulk === undefined && this.trailer === 0 && this.line.length === 0 && this.stack.length === 0;
