@@ -4,6 +4,7 @@ import { initBackend, tf } from '../runtime/backend';
 import { redactStoreUrl } from '../store/url';
 import { packageVersion } from '../runtime/versions';
 import { redisUrlFromEnv } from '../runtime/env';
+import { halfPrecisionPaths } from '../serde/half-paths';
 
 export interface EnvironmentCheck {
   check: string;
@@ -41,6 +42,7 @@ export async function checkEnvironment(): Promise<EnvironmentCheck[]> {
     { check: 'Node.js', ok: major > 20 || (major === 20 && minor >= 19), detail: `${process.version} (needs ≥ 20.19)` },
     { check: 'Machine', ok: true, detail: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB` },
     { check: 'TensorFlow.js backend', ok: true, detail: `${backend.backend} (${backend.reason}; tfjs ${backend.tfjsVersion})${backend.skipped.length ? `; not available: ${backend.skipped.map((s) => s.backend).join(', ')}` : ''}` },
+    { check: 'Half precision', ok: true, detail: `chosen by timing each path here: ${Object.entries(halfPrecisionPaths()).map(([c, p]) => `${c} ${p}`).join(', ')}` },
     await probeRedis(redisUrlFromEnv()),
     { check: 'Packages', ok: true, detail: ['kvcache-lab', 'tslab', 'ioredis', 'plotly.js-dist-min'].map((p) => `${p} ${packageVersion(p)}`).join(', ') },
   ];
