@@ -1,16 +1,14 @@
 import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { BlockHash } from '../hashing/types';
-import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
-import { BaseStore, deliverValues, summarizePut, type BaseStoreOptions } from './base-store';
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import { StoreUnavailableError } from '../runtime/errors';
+import { BaseStore, deliverValues, summarizePut } from './base-store';
+import { CircuitBreaker } from './circuit-breaker';
 import type { BulkConnection } from './resp/bulk-connection';
-import { assertHashes, assertKeyPart, assertPositiveInt, checkEntries, MiB } from './checks';
+import { assertHashes, checkEntries } from './checks';
 import type {
   CircuitState,
-  FallbackReason,
   CallOptions,
   CallReport,
   GetOptions,
@@ -18,291 +16,37 @@ import type {
   PutResult,
   PutStatus,
   StoreEntry,
-  StoreErrorKind,
   StoreOp,
   StoreStats,
 } from './types';
+import type { RedisCommonOptions, ResolvedRedisCommon } from './redis-options';
+import {
+  chunk,
+  errorKind,
+  isReplyError,
+  reasonOf,
+  sendWindowed,
+  withDeadline,
+  type NodeGroup,
+  type NodePlan,
+  type Outcome,
+  type PlannedCommand,
+  type RedisCommands,
+} from './redis-plan';
 
-/** Options shared by {@link RedisStore} and {@link RedisClusterStore}. */
-export interface RedisCommonOptions extends BaseStoreOptions {
-  /** `redis://…`, `rediss://…` or a cluster URL; explicit options win over what the URL says. */
-  url?: string;
-  /** ACL user name. @default undefined (the `default` user) */
-  username?: string;
-  /** Password. Never appears in messages or health reports. @default undefined */
-  password?: string;
-  /** Connect with TLS (`true` or Node TLS options, e.g. `{ ca }`). `rediss://` URLs set it. @default false */
-  tls?: boolean | TlsOptions;
-  /** First part of every key: `<prefix>:<namespace>:<blockhash>`. @default 'kvlab' */
-  prefix?: string;
-  /**
-   * Second part of every key: a short id of the model/dtype/layout/tenant the blocks belong to
-   * (e.g. the hashing layer's `Namespace.id`). 1–64 characters of `[A-Za-z0-9._-]`.
-   * @default 'default'
-   */
-  namespace?: string;
-  /** Expire keys after this many seconds (`SET … EX`); 0 = never. @default 0 */
-  ttlSeconds?: number;
-  /** With a TTL, `get` refreshes the TTL of every hit (`GETEX … EX`, in the same round trip). @default true */
-  refreshTtlOnHit?: boolean;
-  /**
-   * Largest value accepted by `put`; bigger values are rejected with `ValueTooLargeError` (never split:
-   * one block = one key, so Redis can never evict half an entry). At most 512 MiB (`proto-max-bulk-len`).
-   * @default 8388608 (8 MiB)
-   */
-  maxValueBytes?: number;
-  /**
-   * Keys per `MGET` command when reads go through ioredis (a cluster, or `bulkReads: false`); a `get`
-   * sends all of its `MGET`s in one pipeline. Bounds the size of one reply (16 × 8 MiB = 128 MiB at
-   * most). Reads over the bulk connection send one `GET` per block instead. @default 16
-   */
-  mgetBatchSize?: number;
-  /**
-   * Milliseconds an operation may take before it counts as failed (a miss / no-op write), per
-   * server it talks to. Transfers get extra time in proportion to their bytes (see
-   * `minTransferBytesPerSec`), so a lookup fails fast while a 250 MiB read is not cut short.
-   * The store enforces it itself (ioredis' own per-command `commandTimeout` is left unset: it would
-   * cut long pipelines; set it through `redisOptions` if you want it anyway).
-   * @default 1000
-   */
-  commandTimeout?: number;
-  /**
-   * Slowest transfer rate still considered healthy, in bytes per second: an operation moving B bytes
-   * gets `commandTimeout + B / minTransferBytesPerSec` ms. For reads, B is estimated from the
-   * average value size seen so far.
-   * @default 52428800 (50 MiB/s)
-   */
-  minTransferBytesPerSec?: number;
-  /** Milliseconds to establish a connection. @default 2000 */
-  connectTimeout?: number;
-  /** ioredis `maxRetriesPerRequest`: resends of a command after a connection loss. @default 1 */
-  maxRetriesPerRequest?: number;
-  /** Reconnection back-off cap, in milliseconds (100 ms × attempt, up to this). @default 2000 */
-  maxReconnectDelayMs?: number;
-  /** Circuit breaker settings. @default DEFAULT_CIRCUIT_BREAKER_OPTIONS */
-  circuitBreaker?: CircuitBreakerOptions;
-  /**
-   * Bytes of values in flight per server, for reads and writes alike: a long prefix moves in a
-   * sliding window (at least one command at a time), each value handed out as it arrives while the
-   * next ones are on the wire. With every GET of a prefix in flight, Redis would build the whole reply
-   * in its output buffer (the prefix's size in extra memory, and page faults that made it 8–14× slower
-   * on this project's machines); a bounded window keeps Redis' memory bounded by the window instead.
-   * Read windows use the average value size seen so far (the maximum value size before any).
-   * The default is chosen by `npm run bench:store`, which measures every window from 1 to 16 blocks.
-   * @default 8388608 (8 MiB: four 2 MiB blocks)
-   */
-  windowBytes?: number;
-}
-
-/** The defaults shared by `RedisStore` and `RedisClusterStore` (timeouts, TTL, batching, circuit breaker). */
-export const DEFAULT_REDIS_COMMON_OPTIONS = {
-  prefix: 'kvlab',
-  namespace: 'default',
-  ttlSeconds: 0,
-  refreshTtlOnHit: true,
-  maxValueBytes: 8 * MiB,
-  mgetBatchSize: 16,
-  commandTimeout: 1000,
-  minTransferBytesPerSec: 50 * MiB,
-  connectTimeout: 2000,
-  maxRetriesPerRequest: 1,
-  maxReconnectDelayMs: 2000,
-  windowBytes: 8 * MiB,
-} as const satisfies RedisCommonOptions;
-
-/** Largest bulk string Redis accepts by default (`proto-max-bulk-len`). */
-export const REDIS_MAX_BULK_BYTES = 512 * MiB;
-
-/** Sends one command straight through the client (no pipeline object). */
-export type DirectSend = (client: RedisCommands) => Promise<unknown>;
-
-/** The command methods shared by ioredis `Redis` and `Cluster` clients. */
-export type RedisCommands = Pick<Redis, 'set' | 'getBuffer' | 'getexBuffer' | 'mgetBuffer'>;
-
-/** One command and the input positions it answers for. */
-export interface PlannedCommand {
-  indices: number[];
-  /** Queue the command on a pipeline. */
-  add(p: ChainableCommander): void;
-  /** Or send it directly (used when `NodePlan.direct`). */
-  send?: DirectSend;
-  /**
-   * The same command as raw arguments: a plan whose commands all carry them goes over the store's
-   * bulk read connection when it has one.
-   */
-  args?: readonly (string | Buffer)[];
-  /**
-   * Bytes of values the command writes: sizes its window. Unset for reads: their window uses the
-   * running average of value sizes, updated as each reply arrives.
-   */
-  bytes?: number;
-}
-
-/**
- * The commands for one server. Small ones (lookups, deletes) go back to back as one ioredis pipeline:
- * one round trip. Commands that move values (`direct`: reads and writes of blocks) go in a sliding
- * window of `windowBytes` — over the bulk read connection when the store has one, else one by one
- * through ioredis (a pipeline would concatenate every value into one buffer before writing: an extra
- * copy that halves write throughput for multi-MiB blocks).
- */
-export interface NodePlan {
-  node: string;
-  commands: PlannedCommand[];
-  direct?: boolean;
-  /** Bytes the plan is expected to move (extends its deadline). */
-  bytes?: number;
-  /** Sees each reply as it arrives (must not throw). */
-  onReply?: (cmd: PlannedCommand, reply: unknown) => void;
-  /** Values over the bulk connection are lent from its pool and given back right after `onReply`. */
-  lend?: boolean;
-}
-
-/** Input positions grouped by server, then by hash slot (multi-key commands stay within a slot). */
-export interface NodeGroup {
-  node: string;
-  slots: number[][];
-}
-
-interface Outcome {
-  cmd: PlannedCommand;
-  err: Error | null;
-  reply: unknown;
-}
-
-/** An operation that ran past `commandTimeout`. */
-export class StoreTimeoutError extends StoreUnavailableError {
-  constructor(ms: number) {
-    super(`store operation timed out after ${ms} ms`);
-  }
-}
-
-function isReplyError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ReplyError';
-}
-
-function errorKind(err: unknown): StoreErrorKind {
-  if (err instanceof StoreTimeoutError) return 'timeout';
-  if (err instanceof Error && /timed out|timeout/i.test(err.message)) return 'timeout';
-  if (isReplyError(err)) return 'server';
-  return 'connection';
-}
-
-function reasonOf(err: unknown): FallbackReason {
-  return errorKind(err) === 'timeout' ? 'timeout' : 'error';
-}
-
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreTimeoutError(ms)), ms);
-    timer.unref?.();
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
-export interface ResolvedRedisCommon {
-  prefix: string;
-  namespace: string;
-  ttlSeconds: number;
-  refreshTtlOnHit: boolean;
-  maxValueBytes: number;
-  mgetBatchSize: number;
-  commandTimeout: number;
-  minTransferBytesPerSec: number;
-  connectTimeout: number;
-  maxRetriesPerRequest: number;
-  maxReconnectDelayMs: number;
-  windowBytes: number;
-}
-
-export function resolveCommon(o: RedisCommonOptions): ResolvedRedisCommon {
-  const d = DEFAULT_REDIS_COMMON_OPTIONS;
-  const r: ResolvedRedisCommon = {
-    prefix: o.prefix ?? d.prefix,
-    namespace: o.namespace ?? d.namespace,
-    ttlSeconds: o.ttlSeconds ?? d.ttlSeconds,
-    refreshTtlOnHit: o.refreshTtlOnHit ?? d.refreshTtlOnHit,
-    maxValueBytes: o.maxValueBytes ?? d.maxValueBytes,
-    mgetBatchSize: o.mgetBatchSize ?? d.mgetBatchSize,
-    commandTimeout: o.commandTimeout ?? d.commandTimeout,
-    minTransferBytesPerSec: o.minTransferBytesPerSec ?? d.minTransferBytesPerSec,
-    connectTimeout: o.connectTimeout ?? d.connectTimeout,
-    maxRetriesPerRequest: o.maxRetriesPerRequest ?? d.maxRetriesPerRequest,
-    maxReconnectDelayMs: o.maxReconnectDelayMs ?? d.maxReconnectDelayMs,
-    windowBytes: o.windowBytes ?? d.windowBytes,
-  };
-  assertKeyPart(r.prefix, 'prefix');
-  assertKeyPart(r.namespace, 'namespace');
-  assertPositiveInt(r.ttlSeconds, 'ttlSeconds', { allowZero: true });
-  assertPositiveInt(r.maxValueBytes, 'maxValueBytes', { allowZero: true });
-  if (r.maxValueBytes > REDIS_MAX_BULK_BYTES) {
-    throw new InvalidInputError(`maxValueBytes must be at most ${REDIS_MAX_BULK_BYTES} (Redis' proto-max-bulk-len), got ${r.maxValueBytes}`);
-  }
-  assertPositiveInt(r.mgetBatchSize, 'mgetBatchSize');
-  assertPositiveInt(r.commandTimeout, 'commandTimeout');
-  assertPositiveInt(r.minTransferBytesPerSec, 'minTransferBytesPerSec');
-  assertPositiveInt(r.connectTimeout, 'connectTimeout');
-  assertPositiveInt(r.maxRetriesPerRequest, 'maxRetriesPerRequest', { allowZero: true });
-  assertPositiveInt(r.maxReconnectDelayMs, 'maxReconnectDelayMs');
-  assertPositiveInt(r.windowBytes, 'windowBytes');
-  return r;
-}
-
-/** A connection name Redis accepts (no spaces), for `CLIENT LIST`. */
-export function connectionName(name: string): string {
-  return `kvlab-${name}`.replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 64);
-}
-
-/**
- * Run `send` over `items` with at most `windowBytes` of them in flight (always at least one), in
- * order of start; resolves to their results in input order, or rejects with the first failure
- * (nothing new is started after it).
- */
-export function sendWindowed<T, R>(items: readonly T[], bytesOf: (item: T) => number, windowBytes: number, send: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  if (items.length === 0) return Promise.resolve(results);
-  return new Promise<R[]>((resolve, reject) => {
-    let next = 0;
-    let done = 0;
-    let inFlight = 0;
-    let failed = false;
-    const pump = (): void => {
-      while (!failed && next < items.length) {
-        const bytes = Math.max(0, bytesOf(items[next]!));
-        if (inFlight > 0 && inFlight + bytes > windowBytes) return;
-        const i = next++;
-        inFlight += bytes;
-        send(items[i]!, i).then(
-          (r) => {
-            results[i] = r;
-            inFlight -= bytes;
-            if (++done === items.length) resolve(results);
-            else pump();
-          },
-          (err: unknown) => {
-            failed = true;
-            reject(err);
-          },
-        );
-      }
-    };
-    pump();
-  });
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+// The shared options and the plan types live in their own modules; importers of this one find them here too.
+export { DEFAULT_REDIS_COMMON_OPTIONS, resolveCommon, connectionName, type RedisCommonOptions, type ResolvedRedisCommon } from './redis-options';
+export {
+  REDIS_MAX_BULK_BYTES,
+  StoreTimeoutError,
+  withDeadline,
+  sendWindowed,
+  type DirectSend,
+  type RedisCommands,
+  type PlannedCommand,
+  type NodePlan,
+  type NodeGroup,
+} from './redis-plan';
 
 /**
  * What {@link RedisStore} and {@link RedisClusterStore} share: key layout, batching into one pipeline
