@@ -111,15 +111,9 @@ export async function snapshot(client: Redis, pattern = '*'): Promise<Map<string
   return out;
 }
 
-/** `INFO` as a field → value record. */
-export function parseInfoText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
+/** `INFO` as a field → value record (the library's parser). */
+export { parseInfo as parseInfoText } from '../../lib/src/store/health';
+import { parseInfo as parseInfoText } from '../../lib/src/store/health';
 
 export async function info(server: RedisServer, section = ''): Promise<Record<string, string>> {
   return parseInfoText(await server.cli('INFO', ...(section ? [section] : [])));

@@ -3,62 +3,59 @@
  * benchmark with a terminal progress bar, print the tables, write results/serde.json.
  */
 import * as path from 'node:path';
-import cliProgress from 'cli-progress';
-import { ConfigError } from '../runtime';
+import { parseArgs } from 'node:util';
+import { isFastMode } from '../runtime/env';
+import { ConfigError } from '../runtime/errors';
+import { progress, type ProgressReporter } from '../runtime/progress';
 import { type SerdeBenchOptions, type SerdeBenchResult, runSerdeBench } from './serde';
 import { formatSerdeReport, writeSerdeResults } from './serde-report';
 
 export interface SerdeBenchCliOptions extends SerdeBenchOptions {
-  /** Results file. @default results/serde.json under the current directory */
+  /** Results file. @default results/serde.json (out/results/serde.json with KVLAB_FAST=1) */
   out?: string;
-  /** Draw the progress bar (only ever on a TTY). @default true */
+  /** Draw the progress bar. @default true */
   progress?: boolean;
 }
 
 export const DEFAULT_SERDE_RESULTS_FILE = path.join('results', 'serde.json');
 
-/** Parse `--out FILE` and `--no-progress`. */
-export function parseSerdeBenchArgs(argv: readonly string[]): SerdeBenchCliOptions {
-  const opts: SerdeBenchCliOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--out' || a === '-o') {
-      const v = argv[++i];
-      if (v === undefined) throw new ConfigError(`${a} needs a file name`);
-      opts.out = v;
-    } else if (a.startsWith('--out=')) {
-      opts.out = a.slice('--out='.length);
-    } else if (a === '--no-progress') {
-      opts.progress = false;
-    } else {
-      throw new ConfigError(`unknown argument ${JSON.stringify(a)} (use --out FILE, --no-progress; KVLAB_FAST=1 for a quick run)`);
-    }
+export const SERDE_BENCH_HELP = `usage: npm run bench:serde -- [--out FILE] [--no-progress]
+
+  Tensor encodings (fp16, bf16, int8, KIVI-style 4/2-bit) and codecs, each against a memcpy baseline
+  measured in the same run; which half-precision path each conversion picked; checksums.
+
+  KVLAB_FAST=1     a small, quick run (results in out/results/)
+  --out FILE       results file (default results/serde.json)
+  --no-progress    no progress bar
+  -h, --help       this text`;
+
+/** The command line of bench:serde; undefined for --help. */
+export function parseSerdeBenchArgs(argv: readonly string[]): SerdeBenchCliOptions | undefined {
+  let values: { help?: boolean; out?: string; 'no-progress'?: boolean };
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' }, out: { type: 'string', short: 'o' }, 'no-progress': { type: 'boolean' } } }));
+  } catch (err) {
+    throw new ConfigError({ path: 'arguments', expected: '--out FILE, --no-progress or --help (KVLAB_FAST=1 for a quick run)', received: (err as Error).message });
   }
-  return opts;
+  if (values.help) return undefined;
+  return { ...(values.out !== undefined ? { out: values.out } : {}), ...(values['no-progress'] ? { progress: false } : {}) };
 }
 
 /** Run, show progress on stderr, print the report on stdout, write the JSON. */
 export function runSerdeBenchCli(options: SerdeBenchCliOptions = {}): { result: SerdeBenchResult; file: string } {
-  const showBar = options.progress !== false && process.stderr.isTTY === true;
-  const bar = showBar
-    ? new cliProgress.SingleBar(
-        { format: 'serde bench |{bar}| {value}/{total} {label}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  let started = false;
+  let bar: ProgressReporter | undefined;
+  let last = 0;
   const result = runSerdeBench({
     ...options,
     onProgress: (done, total, label) => {
-      if (!bar) return;
-      if (!started) {
-        bar.start(total, done, { label });
-        started = true;
-      } else bar.update(done, { label });
+      if (options.progress === false) return;
+      bar ??= progress(total, 'bench:serde', { target: 'terminal' });
+      bar.tick(done - last, `bench:serde ${label}`);
+      last = done;
     },
   });
-  bar?.stop();
-  const file = writeSerdeResults(result, options.out ?? DEFAULT_SERDE_RESULTS_FILE);
+  bar?.done();
+  const file = writeSerdeResults(result, options.out ?? (isFastMode() ? path.join('out', DEFAULT_SERDE_RESULTS_FILE) : DEFAULT_SERDE_RESULTS_FILE));
   process.stdout.write(`${formatSerdeReport(result)}\n\nResults written to ${path.relative(process.cwd(), file) || file}\n`);
   return { result, file };
 }

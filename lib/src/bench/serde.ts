@@ -55,6 +55,7 @@ import { HEADER_BYTES } from '../serde/container';
 import { type ScaleDtype, payloadBytes } from '../serde/layout';
 import { readPayload, writePayload } from '../serde/payload';
 import { valueWidth } from '../serde/types';
+import { round } from '../runtime/units';
 
 export interface SerdeBenchOptions {
   /**
@@ -262,11 +263,6 @@ function mbps(bytes: number, ms: number): number {
   return bytes / ms / 1000;
 }
 
-function round(x: number, digits = 3): number {
-  if (!Number.isFinite(x)) return x;
-  const p = 10 ** digits;
-  return Math.round(x * p) / p;
-}
 
 function pakoVersion(): string {
   try {

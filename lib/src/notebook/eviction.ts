@@ -13,9 +13,11 @@ import { InvalidInputError } from '../runtime/errors';
 import { sized } from '../runtime/env';
 import { progress, type ProgressOptions } from '../runtime/progress';
 import { SeededRng } from '../runtime/rng';
-import { LocalRedisNode, parseInfoText } from '../store/local-cluster';
+import { LocalRedisNode } from '../store/local-cluster';
+import { parseInfo as parseInfoText } from '../store/health';
 import { RedisStore } from '../store/redis-store';
 import type { StoreHealth } from '../store/types';
+import { MiB, round } from '../runtime/units';
 
 export const EVICTION_POLICIES = ['allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'noeviction'] as const;
 export type EvictionPolicy = (typeof EVICTION_POLICIES)[number];
@@ -43,7 +45,6 @@ export interface EvictionReplayOptions {
 
 export const DEFAULT_EVICTION_REPLAY_OPTIONS = { sessions: 3, turns: 6, sharedBlocks: 4, turnBlocks: 2, seed: 1 } as const;
 
-const MiB = 1024 * 1024;
 const BLOCK_SIZE = 16;
 
 /** One replayed request: what its lookup found and what its writes did to the server. */
@@ -197,7 +198,6 @@ export async function compareEvictionPolicies(policies: readonly EvictionPolicy[
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0);
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
 /** One row per policy: what the replay got out of the cache and what the server did. */
 export function evictionSummaryRows(results: readonly EvictionReplay[]): Record<string, string | number>[] {
@@ -206,7 +206,7 @@ export function evictionSummaryRows(results: readonly EvictionReplay[]): Record<
     const unbounded = sum(r.steps.map((s) => s.unbounded));
     return {
       policy: r.policy,
-      'replay (s)': round(r.seconds),
+      'replay (s)': round(r.seconds, 2),
       'MiB written': round((sum(r.steps.map((s) => s.written)) * r.blockBytes) / MiB, 1),
       'writes rejected (OOM)': sum(r.steps.map((s) => s.rejected)),
       'evicted keys': r.evictedKeys,

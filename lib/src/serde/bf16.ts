@@ -6,7 +6,7 @@
  * Infinity or truncate to it. Both directions run the WebAssembly SIMD kernels (kernels.wat, bit-
  * identical to the JavaScript here) where they load and measure faster (path-choice.ts).
  */
-import { calibrationValues } from './fp16';
+import { decodeSample, encodeSample } from './fp16';
 import { fp32ToHalves, halvesToFp32, wasmKernelsInUse } from './kernels';
 import { type HalfPath, PathChoice } from './path-choice';
 
@@ -113,10 +113,7 @@ export const BF16_ENCODE = new PathChoice<Float32Array, Uint16Array>(
     { path: 'wasm', available: wasmOn, run: encodeWasm, exact: true },
     { path: 'js', available: () => true, run: encodeJs, exact: true },
   ],
-  () => {
-    const src = calibrationValues();
-    return { src, dst: new Uint16Array(src.length), fp32Bytes: src.byteLength };
-  },
+  encodeSample,
 );
 
 /** Which bf16 decoder runs: timed at first use (see path-choice.ts). */
@@ -126,12 +123,7 @@ export const BF16_DECODE = new PathChoice<Uint16Array, Float32Array>(
     { path: 'wasm', available: wasmOn, run: decodeWasm, exact: true },
     { path: 'js', available: () => true, run: decodeJs, exact: true },
   ],
-  () => {
-    const values = calibrationValues();
-    const src = new Uint16Array(values.length);
-    encodeJs(values, src);
-    return { src, dst: values, fp32Bytes: values.byteLength };
-  },
+  decodeSample(encodeJs),
 );
 
 /** The bf16 paths in use (deciding them first if needed). */

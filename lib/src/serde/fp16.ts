@@ -199,6 +199,22 @@ export function calibrationValues(): Float32Array {
   return x;
 }
 
+/** The sample an encoder is timed on: calibration values to 16-bit. */
+export function encodeSample(): { src: Float32Array; dst: Uint16Array; fp32Bytes: number } {
+  const src = calibrationValues();
+  return { src, dst: new Uint16Array(src.length), fp32Bytes: src.byteLength };
+}
+
+/** The sample a decoder is timed on: calibration values encoded by `encode`, back to fp32. */
+export function decodeSample(encode: (src: Float32Array, dst: Uint16Array) => void): () => { src: Uint16Array; dst: Float32Array; fp32Bytes: number } {
+  return () => {
+    const values = calibrationValues();
+    const src = new Uint16Array(values.length);
+    encode(values, src);
+    return { src, dst: values, fp32Bytes: values.byteLength };
+  };
+}
+
 const wasmOn = (): boolean => wasmKernelsInUse();
 const nativeOn = (): boolean => nativeEnabled && NATIVE_F16 !== undefined;
 
@@ -210,10 +226,7 @@ export const FP16_ENCODE = new PathChoice<Float32Array, Uint16Array>(
     { path: 'native', available: nativeOn, run: encodeNative, exact: false },
     { path: 'js', available: () => true, run: encodeJs, exact: true },
   ],
-  () => {
-    const src = calibrationValues();
-    return { src, dst: new Uint16Array(src.length), fp32Bytes: src.byteLength };
-  },
+  encodeSample,
 );
 
 /** Which fp16 decoder runs: timed at first use (see path-choice.ts). */
@@ -224,12 +237,7 @@ export const FP16_DECODE = new PathChoice<Uint16Array, Float32Array>(
     { path: 'native', available: nativeOn, run: decodeNative, exact: false },
     { path: 'js', available: () => true, run: decodeJs, exact: true },
   ],
-  () => {
-    const values = calibrationValues();
-    const src = new Uint16Array(values.length);
-    encodeJs(values, src);
-    return { src, dst: values, fp32Bytes: values.byteLength };
-  },
+  decodeSample(encodeJs),
 );
 
 /** The fp16 paths in use (deciding them first if needed). */

@@ -6,7 +6,7 @@ export function parseInfo(text: string): Record<string, string> {
   for (const line of text.split(/\r?\n/)) {
     if (line === '' || line.startsWith('#')) continue;
     const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
   }
   return out;
 }

@@ -44,4 +44,4 @@ export {
   type EmbeddedRedis,
   type EmbeddedRedisOptions,
 } from './embedded-redis';
-export { LocalRedisNode, LocalRedisCluster, startLocalRedisCluster, DEFAULT_LOCAL_REDIS_CLUSTER_OPTIONS, parseInfoText, type LocalRedisNodeOptions, type LocalRedisClusterOptions } from './local-cluster';
+export { LocalRedisNode, LocalRedisCluster, startLocalRedisCluster, DEFAULT_LOCAL_REDIS_CLUSTER_OPTIONS, type LocalRedisNodeOptions, type LocalRedisClusterOptions } from './local-cluster';

@@ -11,19 +11,10 @@ import { promisify } from 'node:util';
 import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
 import { atProcessEnd, freeLoopbackPort } from '../runtime/loopback-server';
 import { startEmbeddedRedis, type EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis';
+import { parseInfo } from './health';
 
 const execFileP = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Parse the text of `INFO` into a map (`# Section` lines skipped). */
-export function parseInfoText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
 
 /** Options of one {@link LocalRedisNode}: those of `startEmbeddedRedis`, plus the `redis-cli` to use. */
 export interface LocalRedisNodeOptions extends EmbeddedRedisOptions {
@@ -86,7 +77,7 @@ export class LocalRedisNode {
 
   /** One section of `INFO`, parsed. */
   async info(section: string): Promise<Record<string, string>> {
-    return parseInfoText(await this.cli('INFO', section));
+    return parseInfo(await this.cli('INFO', section));
   }
 
   /** A crash: SIGKILL, no goodbye to clients or cluster peers. The data folder stays for `restart`. */
