@@ -8,6 +8,7 @@ import { LlamaModel } from '../../lib/src/model';
 import { MemoryStore, TieredStore, createStore } from '../../lib/src/store';
 import { NoCacheConnector, ServingEngine, serdeBlockCodec, type ServeRequest } from '../../lib/src/engine';
 import { DeviceBlockCache, ThreeTierConnector } from '../../lib/src/bench/three-tier';
+import { runTiersBench, type TierSetupResult } from '../../lib/src/bench/tiers';
 import type { KVCacheArrays } from '../../lib/src/model';
 import { RedisServer } from '../harness/redis';
 
@@ -117,5 +118,34 @@ describe('three cache layers: device → host memory → Redis', function () {
     await engine.serve(b);
     assert.deepEqual(mem.lastRequest, { device: 0, host: 64, remote: 0, computed: b.tokens.length - 64 });
     await mem.close();
+  });
+});
+
+describe('bench: hit rates per layer (runTiersBench)', function () {
+  this.timeout(120_000);
+  it('serves one stream through each layer set; every token is counted once, by the layer that supplied it', async () => {
+    const r = await runTiersBench({
+      preset: 'tiny',
+      seed: 0,
+      dtype: 'fp16',
+      blockSize: 16,
+      workload: 'chat',
+      workloadOptions: { requests: 12, sessions: 3, sharedTokens: 128, turnTokens: 32, maxNewTokens: 1 },
+      capacity: { device: 0.1, host: 0.3, remote: 0.6 },
+      showProgress: false,
+    });
+    assert.deepEqual(r.runs.map((x) => x.setup), ['remote', 'host+remote', 'device+host+remote']);
+    for (const run of r.runs) {
+      const t = run.tokens;
+      assert.equal(t.device + t.host + t.remote + t.computed, r.stream.promptTokens, run.setup);
+      assert.equal(run.perRequest.length, r.stream.requests);
+      assert.ok(t.device + t.host + t.remote <= r.stream.oracleTokens, `${run.setup}: no layer set beats an infinite cache`);
+    }
+    const [remote, hostRemote, all] = r.runs as [TierSetupResult, TierSetupResult, TierSetupResult];
+    assert.equal(remote.tokens.device + remote.tokens.host, 0);
+    assert.equal(remote.hitRateOfReached.host, null);
+    assert.equal(hostRemote.tokens.device, 0);
+    assert.ok(all.tokens.device > 0, 'the device layer serves the shared system prompt');
+    assert.ok(r.layers.deviceBlocks < r.layers.hostBlocks && r.layers.hostBlocks < r.layers.remoteBlocks && r.layers.remoteBlocks < r.stream.distinctBlocks);
   });
 });

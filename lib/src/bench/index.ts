@@ -10,3 +10,8 @@ export * from './sizing';
 export * from './serde';
 export * from './serde-report';
 export * from './store';
+export * from './roi';
+export * from './three-tier';
+export * from './tiers';
+export * from './restart';
+export * from './aof-cost';

@@ -10,6 +10,7 @@ import { hashBlocks } from '../hashing/block-hash';
 import { LlamaModel } from '../model/transformer';
 import type { RunnablePresetName } from '../model/presets';
 import { Tokenizer } from '../model/tokenizer';
+import { encodedSize } from '../serde/container';
 import type { KVDtype } from '../serde/types';
 import { initBackend, backendReport } from '../runtime/backend';
 import { sized, isFastMode } from '../runtime/env';
@@ -54,6 +55,8 @@ export interface TiersBenchOptions {
   capacity: TierCapacities;
   /** The `redis-server` executable. @default 'redis-server' */
   redisCommand?: string;
+  /** Draw a progress bar (stderr, or the notebook). @default true */
+  showProgress?: boolean;
 }
 
 /** The defaults, in fast mode (KVLAB_FAST=1) and full mode. */
@@ -137,11 +140,7 @@ export async function runTiersBench(options: TiersBenchOptions = defaultTiersBen
   const codec = serdeBlockCodec({ dtype: options.dtype, secret: null });
   const B = options.blockSize;
   const c = model.config;
-  const zero = new Float32Array(c.numKvHeads * B * c.headDim);
-  const blockValueBytes = codec.encode(
-    { fingerprint: model.fingerprint, startPosition: 0, tokens: B, numKvHeads: c.numKvHeads, headDim: c.headDim, layers: Array.from({ length: c.numLayers }, () => ({ keys: zero, values: zero })) },
-    '0'.repeat(64),
-  ).length;
+  const blockValueBytes = encodedSize({ layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, tokens: B }, { dtype: options.dtype });
   const distinct = distinctBlocks(requests, model.fingerprint, B);
   const deviceBlocks = Math.max(1, Math.round(options.capacity.device * distinct));
   const hostBlocks = Math.max(1, Math.round(options.capacity.host * distinct));
@@ -160,7 +159,7 @@ export async function runTiersBench(options: TiersBenchOptions = defaultTiersBen
     const warm = new ServingEngine(model, new NoCacheConnector());
     for (const r of requests.slice(0, 2)) await warm.serve(r);
 
-    const bar = progress(requests.length * TIER_SETUPS.length, 'tiers');
+    const bar = progress(requests.length * TIER_SETUPS.length, 'tiers', { target: options.showProgress === false ? 'silent' : 'auto' });
     for (const setup of TIER_SETUPS) {
       await redis.cli('CONFIG', 'SET', 'maxmemory', '0');
       await redis.cli('FLUSHALL');

@@ -73,7 +73,7 @@ export function shardKV(kv: KVCacheArrays, tpRank: number, tpSize: number): KVCa
 export function joinKVShards(shards: readonly KVCacheArrays[], numKvHeads: number): KVCacheArrays {
   if (!Array.isArray(shards) || shards.length === 0) throw InvalidInputError.at('shards', 'one shard per rank, in rank order', shards);
   const tpSize = shards.length;
-  const first = shards[0]!;
+  const first: KVCacheArrays = shards[0]!;
   const owners: KVCacheArrays[] = [];
   shards.forEach((s, rank) => {
     const want = kvHeadsOfRank(numKvHeads, rank, tpSize);
