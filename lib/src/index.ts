@@ -235,3 +235,4 @@ export {
   loadSecondsFromLog,
 } from './bench/restart';
 export { type AofMode, AOF_MODES, type AofCostOptions, DEFAULT_AOF_COST_OPTIONS, type AofCostRow, type AofCostResult, measureAofWriteCost, filesystemType } from './bench/aof-cost';
+export { type RolloutPhase, ROLLOUT_PHASES, type RolloutOptions, DEFAULT_ROLLOUT_OPTIONS, type RolloutHandle, type RolloutCounts, RolloutConnector, sliceOf } from './bench/rollout';

@@ -15,3 +15,4 @@ export * from './three-tier';
 export * from './tiers';
 export * from './restart';
 export * from './aof-cost';
+export * from './rollout';
