@@ -311,11 +311,11 @@ export const generators: Record<string, Generator> = {
       [`hit rate, first ${w} after`]: s.hitRateFirstAfter,
       [`hit rate, all ${after} after`]: s.hitRateAfter,
       'requests to warm': s.requestsToWarm === null ? 'never (in this stream)' : s.requestsToWarm,
-      'extra TTFT (s, summed)': s.extraTtftMs === null ? '–' : Number((s.extraTtftMs / 1000).toFixed(2)),
+      'prompt tokens recomputed because of it': s.extraComputedTokens ?? '–',
       'changed outputs': s.outputMismatches ?? '–',
     }));
     const m = r.machine;
-    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${r.stream.requests} requests in ${r.config.workloadOptions.sessions} sessions, ${r.stream.fillRequests} before the kill and ${after} after; ${r.stream.blockValueBytes.toLocaleString('en-US')}-byte blocks) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json. Hit rates are prompt tokens loaded ÷ prompt tokens. "Requests to warm": requests after the restart until every later request reused as many tokens as in the no-restart run. "Extra TTFT": time to first token summed over the requests after the restart, minus the same for the no-restart run (noise included)._`;
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${r.stream.requests} requests in ${r.config.workloadOptions.sessions} sessions, ${r.stream.fillRequests} before the kill and ${after} after; ${r.stream.blockValueBytes.toLocaleString('en-US')}-byte blocks) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json. Hit rates are prompt tokens loaded ÷ prompt tokens. "Requests to warm": requests after the restart until every later request reused as many tokens as in the no-restart run. "Recomputed because of it": over the requests after the restart, the prompt tokens the no-restart run reused and this run had to compute._`;
   },
   'aof-write-cost': (root) => {
     const r = readJson<RestartBenchResult>(root, 'results/restart.json');

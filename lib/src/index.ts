@@ -232,7 +232,7 @@ export {
   type RestartBenchResult,
   runRestartBench,
   requestsToWarm,
-  loadSecondsFromLog,
 } from './bench/restart';
-export { type AofMode, AOF_MODES, type AofCostOptions, DEFAULT_AOF_COST_OPTIONS, type AofCostRow, type AofCostResult, measureAofWriteCost, filesystemType } from './bench/aof-cost';
+export { type AofMode, AOF_MODES, type AofCostOptions, DEFAULT_AOF_COST_OPTIONS, type AofCostRow, type AofCostResult, measureAofWriteCost } from './bench/aof-cost';
+export { loadSecondsFromLog, bgsave, crashAndRestart, type LoadTimeOptions, type LoadTimeRow, measureLoadTime } from './bench/persistence';
 export { type RolloutPhase, ROLLOUT_PHASES, type RolloutOptions, DEFAULT_ROLLOUT_OPTIONS, type RolloutHandle, type RolloutCounts, RolloutConnector, sliceOf } from './bench/rollout';

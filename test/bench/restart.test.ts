@@ -3,7 +3,8 @@
  * persistence, with an RDB snapshot (fresh or stale) and with the AOF, and what AOF costs writes.
  */
 import { strict as assert } from 'node:assert';
-import { loadSecondsFromLog, requestsToWarm, runRestartBench, type RestartBenchResult } from '../../lib/src/bench/restart';
+import { requestsToWarm, runRestartBench, type RestartBenchResult } from '../../lib/src/bench/restart';
+import { loadSecondsFromLog } from '../../lib/src/bench/persistence';
 import { AOF_MODES } from '../../lib/src/bench/aof-cost';
 
 describe('bench: warm restart of a Redis KV cache', function () {
@@ -22,6 +23,7 @@ describe('bench: warm restart of a Redis KV cache', function () {
       windowRequests: 3,
       scenarios: ['no-restart', 'no-persistence', 'rdb', 'rdb-stale', 'aof'],
       aofWrite: { bytesPerPass: 2 ** 20, rounds: 1 },
+      loadTime: { totalBytes: 8 * 2 ** 20 },
       showProgress: false,
     });
   });
@@ -35,6 +37,8 @@ describe('bench: warm restart of a Redis KV cache', function () {
     assert.equal(s.loadSeconds, null);
     assert.ok(s.requestsToWarm! > 0, 'some requests reuse less than without the restart');
     assert.ok(s.hitRateFirstAfter < of('no-restart').hitRateFirstAfter);
+    assert.ok(s.extraComputedTokens! > 0);
+    assert.equal(of('no-restart').extraComputedTokens, 0);
   });
 
   it('a fresh RDB snapshot or the AOF bring every key back: the stream continues as if nothing happened', () => {
@@ -43,6 +47,7 @@ describe('bench: warm restart of a Redis KV cache', function () {
       assert.equal(s.keysAfter, s.keysBefore, name);
       assert.notEqual(s.loadSeconds, null, `${name}: Redis logged its load time`);
       assert.equal(s.requestsToWarm, 0, name);
+      assert.equal(s.extraComputedTokens, 0, name);
       assert.equal(s.hitRateAfter, of('no-restart').hitRateAfter, name);
     }
     assert.ok(of('rdb').rdbBytes! > 0 && of('rdb').snapshotMs! > 0);
@@ -52,6 +57,17 @@ describe('bench: warm restart of a Redis KV cache', function () {
   it('a stale snapshot loses what was written after it', () => {
     const s = of('rdb-stale');
     assert.ok(s.keysAfter > 0 && s.keysAfter < s.keysBefore, `${s.keysAfter} of ${s.keysBefore} keys`);
+    assert.ok(s.extraComputedTokens! > 0 && s.extraComputedTokens! < of('no-persistence').extraComputedTokens!, 'less to recompute than with nothing');
+  });
+
+  it('times a crash and restart with more data, from RDB and from the AOF: every key comes back', () => {
+    assert.deepEqual(r.loadTime!.map((x) => x.mode), ['rdb', 'aof']);
+    for (const x of r.loadTime!) {
+      assert.equal(x.keys, 3, '8 MiB holds three blocks of 2 MiB + a 160-byte header');
+      assert.equal(x.keysAfter, x.keys, x.mode);
+      assert.ok(x.fileBytes >= x.dataBytes, `${x.mode}: the file holds every value`);
+      assert.notEqual(x.loadSeconds, null);
+    }
   });
 
   it('every output equals the no-restart run, whatever survived', () => {

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { InvalidInputError } from '../runtime/errors';
 import { LocalRedisNode } from '../store/local-cluster';
 import { median } from './stats';
+import { filesystemType } from './persistence';
 
 /** A persistence mode measured, as the `redis-server` arguments that set it. */
 export interface AofMode {
@@ -60,18 +61,6 @@ export interface AofCostResult {
   /** Type of the filesystem the servers wrote to (`ext4`, `tmpfs`, …): fsync on tmpfs costs nothing. */
   filesystem: string;
   config: Required<Omit<AofCostOptions, 'command' | 'dir'>>;
-}
-
-const FS_TYPES: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs', 0x6969: 'nfs' };
-
-/** The type of the filesystem holding `dir`, by name when known. */
-export function filesystemType(dir: string): string {
-  try {
-    const t = fs.statfsSync(dir).type;
-    return FS_TYPES[t] ?? `0x${t.toString(16)}`;
-  } catch {
-    return 'unknown';
-  }
 }
 
 async function pass(client: Redis, value: Buffer, count: number, inFlight: number, tag: string): Promise<number> {

@@ -16,3 +16,4 @@ export * from './tiers';
 export * from './restart';
 export * from './aof-cost';
 export * from './rollout';
+export * from './persistence';

@@ -16,7 +16,7 @@ import { encodedSize } from '../serde/container';
 import type { KVDtype } from '../serde/types';
 import { backendReport, initBackend } from '../runtime/backend';
 import { isFastMode, sized } from '../runtime/env';
-import { InvalidInputError, StoreUnavailableError } from '../runtime/errors';
+import { InvalidInputError } from '../runtime/errors';
 import { progress, type ProgressReporter } from '../runtime/progress';
 import { libVersion } from '../runtime/versions';
 import { serdeBlockCodec, type BlockCodec } from '../engine/codec';
@@ -26,7 +26,8 @@ import type { ServeRequest } from '../engine/types';
 import { createStore } from '../store/factory';
 import { LocalRedisNode } from '../store/local-cluster';
 import { makeWorkload, type WorkloadName, type WorkloadOptions } from './workloads';
-import { filesystemType, measureAofWriteCost, type AofCostResult } from './aof-cost';
+import { measureAofWriteCost, type AofCostResult } from './aof-cost';
+import { bgsave, bytesUnder, crashAndRestart, filesystemType, loadSecondsFromLog, measureLoadTime, type LoadTimeRow } from './persistence';
 import { sum } from './stats';
 
 /**
@@ -73,6 +74,8 @@ export interface RestartBenchOptions {
   scenarios: RestartScenario[];
   /** The AOF write-cost measurement (skipped when undefined). */
   aofWrite?: { bytesPerPass: number; rounds: number };
+  /** Load time of RDB and AOF for this many bytes of Llama-3-8B-sized blocks (skipped when undefined). */
+  loadTime?: { totalBytes: number };
   /** The `redis-server` executable. @default 'redis-server' */
   redisCommand?: string;
   /** Draw a progress bar (stderr, or the notebook). @default true */
@@ -92,6 +95,7 @@ export function defaultRestartBenchOptions(): RestartBenchOptions {
     windowRequests: sized(4, 8),
     scenarios: [...RESTART_SCENARIOS],
     aofWrite: { bytesPerPass: sized(4, 64) * 2 ** 20, rounds: sized(2, 5) },
+    loadTime: { totalBytes: sized(16, 256) * 2 ** 20 },
   };
 }
 
@@ -131,8 +135,11 @@ export interface RestartScenarioResult {
    * no-restart run (0: none was affected); null without a reference run or if that never happened.
    */
   requestsToWarm: number | null;
-  /** Extra time to first token, summed over the requests after the restart, against the no-restart run. */
-  extraTtftMs: number | null;
+  /**
+   * Prompt tokens recomputed because of the restart: over the requests after it, the tokens the
+   * no-restart run reused and this run did not (time would mix in the machine's noise; tokens do not).
+   */
+  extraComputedTokens: number | null;
   /** Requests after the restart whose output differs from the no-restart run's (must be 0). */
   outputMismatches: number | null;
   after: AfterRestartRequest[];
@@ -150,54 +157,16 @@ export interface RestartBenchResult {
   scenarios: RestartScenarioResult[];
   /** SET throughput with and without AOF (undefined when not measured). */
   aofWrite?: AofCostResult;
+  /** Crash and restart with `loadTime.totalBytes` of data, from RDB and from AOF (undefined when not measured). */
+  loadTime?: LoadTimeRow[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Token hit rate of a run of requests. */
 function hitRate(records: readonly { promptTokens: number; reusedTokens: number }[]): number {
   const prompt = sum(records.map((r) => r.promptTokens));
   return prompt === 0 ? 0 : round3(sum(records.map((r) => r.reusedTokens)) / prompt);
-}
-
-/** Poll until the server answers PONG (it answers LOADING while it reads its data). */
-async function untilReady(node: LocalRedisNode, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await node.cli('PING').catch((err: Error) => err.message);
-    if (answer.trim() === 'PONG') return;
-    if (Date.now() > deadline) throw new StoreUnavailableError({ message: `redis-server did not answer PONG within ${timeoutMs} ms`, received: answer.trim().slice(0, 200) });
-    await sleep(5);
-  }
-}
-
-/** The load time Redis logged, in seconds ("DB loaded from disk" / "… from append only file"). */
-export function loadSecondsFromLog(log: string): number | null {
-  const all = [...log.matchAll(/DB loaded from (?:disk|append only file): ([\d.]+) seconds/g)];
-  const last = all[all.length - 1];
-  return last ? Number(last[1]) : null;
-}
-
-function bytesUnder(p: string): number {
-  if (!fs.existsSync(p)) return 0;
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.size;
-  return sum(fs.readdirSync(p).map((f) => bytesUnder(path.join(p, f))));
-}
-
-async function bgsave(node: LocalRedisNode): Promise<number> {
-  const t0 = performance.now();
-  const before = Number((await node.info('persistence')).rdb_saves ?? 0);
-  await node.cli('BGSAVE');
-  for (;;) {
-    const p = await node.info('persistence');
-    if (p.rdb_bgsave_in_progress === '0' && Number(p.rdb_saves ?? 0) > before) {
-      if (p.rdb_last_bgsave_status !== 'ok') throw new StoreUnavailableError({ message: 'BGSAVE failed', received: p.rdb_last_bgsave_status });
-      return performance.now() - t0;
-    }
-    await sleep(5);
-  }
 }
 
 interface Served {
@@ -230,7 +199,7 @@ async function runScenario(
   fill: readonly ServeRequest[],
   rest: readonly ServeRequest[],
   bar: ProgressReporter,
-): Promise<Omit<RestartScenarioResult, 'requestsToWarm' | 'extraTtftMs' | 'outputMismatches'> & { outputs: number[][] }> {
+): Promise<Omit<RestartScenarioResult, 'requestsToWarm' | 'extraComputedTokens' | 'outputMismatches'> & { outputs: number[][] }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvlab-restart-'));
   const logfile = path.join(dir, 'redis.log');
   const serverArgs = [...RESTART_SERVER_ARGS[scenario]];
@@ -246,13 +215,7 @@ async function runScenario(
     const rdbBytes = fs.existsSync(rdbFile) ? fs.statSync(rdbFile).size : null;
     const aofBytes = scenario === 'aof' ? bytesUnder(path.join(dir, 'appendonlydir')) : null;
     let restartToReadyMs: number | null = null;
-    if (scenario !== 'no-restart') {
-      await node.kill();
-      const t0 = performance.now();
-      await node.restart();
-      await untilReady(node);
-      restartToReadyMs = performance.now() - t0;
-    }
+    if (scenario !== 'no-restart') restartToReadyMs = await crashAndRestart(node);
     const keysAfter = Number((await node.cli('DBSIZE')).trim());
     const loadSeconds = scenario === 'no-restart' ? null : loadSecondsFromLog(fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8') : '');
     const after = await serve(model, codec, node.url, o.blockSize, rest, bar, `restart · ${scenario} · after`);
@@ -319,13 +282,15 @@ export async function runRestartBench(options: RestartBenchOptions = defaultRest
     const scenarios: RestartScenarioResult[] = runs.map(({ outputs, ...r }) => ({
       ...r,
       requestsToWarm: reference ? requestsToWarm(r.after, reference.after) : null,
-      extraTtftMs: reference ? Math.round(sum(r.after.map((x, i) => x.ttftMs - reference.after[i]!.ttftMs))) : null,
+      extraComputedTokens: reference ? sum(r.after.map((x, i) => Math.max(0, reference.after[i]!.reusedTokens - x.reusedTokens))) : null,
       outputMismatches: reference ? outputs.filter((out, i) => out.join(',') !== reference.outputs[i]!.join(',')).length : null,
     }));
     // Two value sizes: a block of this run's model, and a 16-token fp16 block of Llama-3-8B (2 MiB + header).
     const llama = getPreset('llama3-8b');
     const largeBlock = encodedSize({ layers: llama.numLayers, kvHeads: llama.numKvHeads, headDim: llama.headDim, tokens: o.blockSize }, { dtype: 'fp16' });
-    const aofWrite = o.aofWrite ? await measureAofWriteCost({ valueBytes: [valueBytes, largeBlock], ...o.aofWrite, ...(o.redisCommand ? { command: o.redisCommand } : {}) }) : undefined;
+    const command = o.redisCommand ? { command: o.redisCommand } : {};
+    const aofWrite = o.aofWrite ? await measureAofWriteCost({ valueBytes: [valueBytes, largeBlock], ...o.aofWrite, ...command }) : undefined;
+    const loadTime = o.loadTime ? await measureLoadTime({ totalBytes: o.loadTime.totalBytes, valueBytes: largeBlock, ...command }) : undefined;
     const probe = await LocalRedisNode.start(o.redisCommand ? { command: o.redisCommand } : {});
     const redisVersion = (await probe.info('server')).redis_version ?? 'unknown';
     await probe.stop();
@@ -340,6 +305,7 @@ export async function runRestartBench(options: RestartBenchOptions = defaultRest
       stream: { requests: requests.length, fillRequests: fill.length, promptTokens: sum(requests.map((r) => r.tokens.length)), blockValueBytes: valueBytes },
       scenarios,
       ...(aofWrite ? { aofWrite } : {}),
+      ...(loadTime ? { loadTime } : {}),
     };
   } finally {
     model.dispose();
