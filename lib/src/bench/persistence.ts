@@ -4,6 +4,7 @@
  * given amount of data. Shared by the restart benchmark (./restart.ts) and the AOF write cost
  * (./aof-cost.ts).
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -115,7 +116,8 @@ export async function measureLoadTime(options: LoadTimeOptions): Promise<LoadTim
     if (!Number.isInteger(options[k]) || options[k] < 1) throw InvalidInputError.at(`options.${k}`, 'a positive integer', options[k]);
   }
   const count = Math.max(1, Math.floor(options.totalBytes / options.valueBytes));
-  const value = Buffer.alloc(options.valueBytes, 0x3c);
+  // Random bytes: RDB compresses each value with LZF, and fp16 KV barely compresses; a constant would.
+  const value = randomBytes(options.valueBytes);
   const rows: LoadTimeRow[] = [];
   for (const mode of ['rdb', 'aof'] as const) {
     const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), `kvlab-load-${mode}-`));
