@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { apiMarkdown } from './api-doc';
-import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis } from '../lib/src';
+import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis, DEFAULT_SIZING_INPUTS } from '../lib/src';
 import { costFigure, multiWorkerFigure, reuseFigure, tableToMarkdown, ttftFigure, renderFiguresToPng, type PlotlyFigure } from '../lib/src/notebook';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
@@ -317,6 +317,28 @@ export const generators: Record<string, Generator> = {
     const m = r.machine;
     return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${r.stream.requests} requests in ${r.config.workloadOptions.sessions} sessions, ${r.stream.fillRequests} before the kill and ${after} after; ${r.stream.blockValueBytes.toLocaleString('en-US')}-byte blocks) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json. Hit rates are prompt tokens loaded ÷ prompt tokens. "Requests to warm": requests after the restart until every later request reused as many tokens as in the no-restart run. "Recomputed because of it": over the requests after the restart, the prompt tokens the no-restart run reused and this run had to compute._`;
   },
+  'restart-load-time': (root) => {
+    const r = readJson<RestartBenchResult>(root, 'results/restart.json');
+    if (!r?.loadTime) return missing('npm run bench:restart');
+    const MiB = 2 ** 20;
+    const rows = r.loadTime.map((x) => ({
+      'persisted as': x.mode === 'rdb' ? 'RDB snapshot (BGSAVE)' : 'AOF (`appendfsync everysec`)',
+      keys: x.keys,
+      'data (MiB)': x.dataBytes / MiB,
+      'file (MiB)': x.fileBytes / MiB,
+      'BGSAVE (ms)': x.snapshotMs === null ? '–' : Math.round(x.snapshotMs),
+      "Redis' load time (s, its log)": x.loadSeconds ?? '–',
+      'file MiB/s loaded': x.loadSeconds ? Math.round(x.fileBytes / MiB / x.loadSeconds) : '–',
+      'kill → PONG (ms)': Math.round(x.restartToReadyMs),
+      'keys after': x.keysAfter,
+    }));
+    const rdb = r.loadTime.find((x) => x.mode === 'rdb');
+    const perMaster = DEFAULT_SIZING_INPUTS.maxMemoryPerMasterBytes;
+    const at = rdb?.loadSeconds ? (perMaster / rdb.fileBytes) * rdb.loadSeconds : undefined;
+    const said = at === undefined ? '' : `\n\nArithmetic on this run's RDB rate, not a measurement: a master holding ${perMaster / 2 ** 30} GiB (the per-master limit \`sizeRedis\` assumes) would load in about ${Math.round(at)} s, if loading stays linear in the file's size on your disk.`;
+    const m = r.machine;
+    return `${tableToMarkdown(rows, { digits: 3 })}${said}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: random values of ${(r.loadTime[0]!.dataBytes / r.loadTime[0]!.keys).toLocaleString('en-US')} bytes — a 16-token fp16 block of Llama-3-8B — written 8 at a time, then SIGKILL and restart on the same folder) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json._`;
+  },
   'aof-write-cost': (root) => {
     const r = readJson<RestartBenchResult>(root, 'results/restart.json');
     if (!r?.aofWrite) return missing('npm run bench:restart');
@@ -342,6 +364,7 @@ export const generators: Record<string, Generator> = {
       'computed': pct(x.shares.computed),
       'host hit rate of what reached it': pct(x.hitRateOfReached.host),
       'Redis hit rate of what reached it': pct(x.hitRateOfReached.remote),
+      'load (ms, mean)': x.loadMsMean,
       'TTFT p50 (ms)': x.ttftP50Ms,
       'TTFT p95 (ms)': x.ttftP95Ms,
       'evicted blocks (device / host / Redis)': `${x.evictions.device} / ${x.evictions.host} / ${x.evictions.remote}`,
