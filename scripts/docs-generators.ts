@@ -10,7 +10,8 @@ import type { EntryCostResult } from '../lib/src/bench/sizing-measure';
 import type { SerdeBenchResult } from '../lib/src/bench/serde';
 import type { StoreBenchResult } from '../lib/src/bench/store';
 import type { RestartBenchResult } from '../lib/src/bench/restart';
-import type { TiersBenchResult } from '../lib/src/bench/tiers';
+import { AOF_MODES } from '../lib/src/bench/aof-cost';
+import { REDIS_LRU_SAMPLES, type TiersBenchResult } from '../lib/src/bench/tiers';
 import { breakEvenTokensPerMonth, paybackMonths, projectRoi } from '../lib/src/bench/roi';
 
 type Generator = (root: string) => string;
@@ -335,7 +336,10 @@ export const generators: Record<string, Generator> = {
     const rdb = r.loadTime.find((x) => x.mode === 'rdb');
     const perMaster = DEFAULT_SIZING_INPUTS.maxMemoryPerMasterBytes;
     const at = rdb?.loadSeconds ? (perMaster / rdb.fileBytes) * rdb.loadSeconds : undefined;
-    const said = at === undefined ? '' : `\n\nArithmetic on this run's RDB rate, not a measurement: a master holding ${perMaster / 2 ** 30} GiB (the per-master limit \`sizeRedis\` assumes) would load in about ${Math.round(at)} s, if loading stays linear in the file's size on your disk.`;
+    const aof = r.loadTime.find((x) => x.mode === 'aof');
+    const faster = rdb?.loadSeconds && aof?.loadSeconds ? rdb.loadSeconds / aof.loadSeconds : undefined;
+    const compared = faster === undefined ? '' : `\n\nIn this run Redis replayed the AOF ${faster >= 1 ? `${faster.toFixed(1)}× faster than it loaded the RDB snapshot` : `${(1 / faster).toFixed(1)}× slower than it loaded the RDB snapshot`} of the same data.`;
+    const said = compared + (at === undefined ? '' : `\n\nArithmetic on this run's RDB rate, not a measurement: a master holding ${perMaster / 2 ** 30} GiB (the per-master limit \`sizeRedis\` assumes) would load in about ${Math.round(at)} s, if loading stays linear in the file's size on your disk.`);
     const m = r.machine;
     return `${tableToMarkdown(rows, { digits: 3 })}${said}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: random values of ${(r.loadTime[0]!.dataBytes / r.loadTime[0]!.keys).toLocaleString('en-US')} bytes — a 16-token fp16 block of Llama-3-8B — written 8 at a time, then SIGKILL and restart on the same folder) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json._`;
   },
@@ -345,7 +349,7 @@ export const generators: Record<string, Generator> = {
     const a = r.aofWrite;
     const rows = a.rows.map((x) => ({
       'value (one block)': `${x.valueBytes.toLocaleString('en-US')} bytes${x.valueBytes > 2 ** 20 ? ' (Llama-3-8B, fp16)' : ` (${r.config.preset} model, ${r.config.dtype})`}`,
-      mode: `\`${x.mode}\``,
+      'server config': `\`${AOF_MODES.find((m) => m.name === x.mode)?.args.join(' ') ?? x.mode}\``,
       'SET/s': Math.round(x.setsPerS),
       'GB/s': x.gbps,
       '× appendonly no': x.ratioToNoAof,
@@ -364,7 +368,7 @@ export const generators: Record<string, Generator> = {
       'computed': pct(x.shares.computed),
       'host hit rate of what reached it': pct(x.hitRateOfReached.host),
       'Redis hit rate of what reached it': pct(x.hitRateOfReached.remote),
-      'load (ms, mean)': x.loadMsMean,
+      'load (ms, mean per request)': x.loadMsMean,
       'TTFT p50 (ms)': x.ttftP50Ms,
       'TTFT p95 (ms)': x.ttftP95Ms,
       'evicted blocks (device / host / Redis)': `${x.evictions.device} / ${x.evictions.host} / ${x.evictions.remote}`,
@@ -372,7 +376,7 @@ export const generators: Record<string, Generator> = {
     const l = r.layers;
     const s = r.stream;
     const m = r.machine;
-    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Shares of all ${s.promptTokens.toLocaleString('en-US')} prompt tokens, by the layer that supplied their KV. An infinite cache (the oracle) would have reused ${pct(s.oracleTokens / s.promptTokens)}. Layer capacities: device ${l.deviceBlocks} blocks, host memory ${l.hostBlocks} blocks (${(l.hostBytes / 2 ** 20).toFixed(2)} MiB), Redis \`maxmemory\` for ${l.remoteBlocks} blocks (\`allkeys-lru\`) — ${r.config.capacity.device * 100} %, ${r.config.capacity.host * 100} % and ${r.config.capacity.remote * 100} % of the stream's ${s.distinctBlocks} distinct ${s.blockValueBytes.toLocaleString('en-US')}-byte blocks. Measured by \`npm run bench:tiers\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${s.requests} requests in ${r.config.workloadOptions.sessions} sessions) on ${m.cpus} × ${m.cpuModel}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/tiers.json._`;
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Shares of all ${s.promptTokens.toLocaleString('en-US')} prompt tokens, by the layer that supplied their KV. An infinite cache (the oracle) would have reused ${pct(s.oracleTokens / s.promptTokens)}. Layer capacities: device ${l.deviceBlocks} blocks, host memory ${l.hostBlocks} blocks (${(l.hostBytes / 2 ** 20).toFixed(2)} MiB), Redis \`maxmemory\` for ${l.remoteBlocks} blocks (\`allkeys-lru\`, \`maxmemory-samples\` ${REDIS_LRU_SAMPLES}) — ${r.config.capacity.device * 100} %, ${r.config.capacity.host * 100} % and ${r.config.capacity.remote * 100} % of the stream's ${s.distinctBlocks} distinct ${s.blockValueBytes.toLocaleString('en-US')}-byte blocks. Measured by \`npm run bench:tiers\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${s.requests} requests in ${r.config.workloadOptions.sessions} sessions) on ${m.cpus} × ${m.cpuModel}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/tiers.json._`;
   },
   'roi-table': (root) => {
     const r = bench(root);

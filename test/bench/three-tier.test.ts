@@ -57,6 +57,15 @@ describe('three cache layers: device → host memory → Redis', function () {
     cache.put(h1, blk);
     assert.deepEqual([cache.has(h1), cache.has(h2), cache.has(h3)], [true, true, false]);
     assert.equal(cache.evictions, 2);
+    // A prompt longer than the cache: its first blocks are kept, the first one most recently used.
+    const run = new DeviceBlockCache(3);
+    const hs = ['a', 'b', 'c', 'd', 'e'].map((c) => c.repeat(64));
+    const made: number[] = [];
+    run.putPrefix(hs, (i) => (made.push(i), blk));
+    assert.deepEqual(hs.map((h) => run.has(h)), [true, true, true, false, false]);
+    assert.deepEqual(made, [2, 1, 0], 'the tail is never even built');
+    run.put(h1, blk);
+    assert.deepEqual(hs.slice(0, 3).map((h) => run.has(h)), [true, true, false], 'block 2 was the least recently used, block 0 the most');
     const none = new DeviceBlockCache(0);
     none.put(h1, blk);
     assert.equal(none.size, 0);

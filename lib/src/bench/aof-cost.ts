@@ -19,6 +19,7 @@ export interface AofMode {
   args: string[];
 }
 
+/** The modes measured: no AOF, AOF with an fsync a second (Redis' default once AOF is on), AOF with an fsync per write. */
 export const AOF_MODES: readonly AofMode[] = [
   { name: 'appendonly no', args: ['--appendonly', 'no'] },
   { name: 'appendonly yes, everysec', args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] },
@@ -41,6 +42,7 @@ export interface AofCostOptions {
   command?: string;
 }
 
+/** The defaults of {@link AofCostOptions}: 3 rounds, 8 SETs in flight. */
 export const DEFAULT_AOF_COST_OPTIONS = { rounds: 3, inFlight: 8 } as const;
 
 /** One mode at one value size: the median pass, and its ratio to `appendonly no`. */
@@ -56,6 +58,7 @@ export interface AofCostRow {
   samplesMs: number[];
 }
 
+/** What {@link measureAofWriteCost} returns: a row per mode and value size, the filesystem written to, the configuration. */
 export interface AofCostResult {
   rows: AofCostRow[];
   /** Type of the filesystem the servers wrote to (`ext4`, `tmpfs`, …): fsync on tmpfs costs nothing. */

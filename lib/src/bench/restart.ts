@@ -40,6 +40,7 @@ import { sum } from './stats';
  * - `aof`: `appendonly yes`, `appendfsync everysec`; the log is replayed on restart.
  */
 export type RestartScenario = 'no-restart' | 'no-persistence' | 'rdb' | 'rdb-stale' | 'aof';
+/** Every scenario, the reference (`no-restart`) first. */
 export const RESTART_SCENARIOS: readonly RestartScenario[] = ['no-restart', 'no-persistence', 'rdb', 'rdb-stale', 'aof'];
 
 /** The `redis-server` arguments of each scenario (on top of the lab's `--save "" --appendonly no`). */

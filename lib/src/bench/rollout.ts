@@ -14,8 +14,9 @@ import type { KVCache } from '../model/kv-cache';
 import type { KVConnector, LoadResult, MatchResult, SaveResult } from '../engine/connector';
 import type { ServeRequest } from '../engine/types';
 
-/** A rollout phase (see the module comment). */
+/** A rollout phase: `off` (no cache), `shadow` (lookups and writes, nothing loaded), `slice` (a fraction of sessions cached), `full`. */
 export type RolloutPhase = 'off' | 'shadow' | 'slice' | 'full';
+/** The phases, in the order a rollout goes through them. */
 export const ROLLOUT_PHASES: readonly RolloutPhase[] = ['off', 'shadow', 'slice', 'full'];
 
 /** Options of a {@link RolloutConnector}: the phase and, for `slice`, the fraction of sessions served from the cache. */

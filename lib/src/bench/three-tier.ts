@@ -62,6 +62,21 @@ export class DeviceBlockCache {
     return b;
   }
 
+  /**
+   * Keep a prompt's blocks the way an engine frees them (vLLM: in reverse order, tail first), so that
+   * its first blocks — the most shared — end up the most recently used. Only the first
+   * `capacityBlocks` are kept: with a longer prompt the tail would be evicted at once anyway, and
+   * inserting it would push out the very blocks worth keeping.
+   * @param blockAt the block at position i, when not held already
+   */
+  putPrefix(hashes: readonly BlockHash[], blockAt: (i: number) => KVCacheArrays | undefined): void {
+    for (let i = Math.min(hashes.length, this.capacityBlocks) - 1; i >= 0; i--) {
+      const hash = hashes[i]!;
+      const block = this.blocks.get(hash) ?? blockAt(i);
+      if (block) this.put(hash, block);
+    }
+  }
+
   put(hash: BlockHash, block: KVCacheArrays): void {
     if (this.capacityBlocks === 0) return;
     this.blocks.delete(hash);
@@ -192,9 +207,7 @@ export class ThreeTierConnector implements KVConnector<ThreeTierHandle> {
         parts.push(block);
         bytes += v.length;
       }
-      // Into the device layer tail first, then refresh the blocks it already held (see save).
-      for (let i = parts.length - 1; i >= deviceBlocks; i--) this.device.put(hashes[i]!, parts[i]!);
-      for (let i = deviceBlocks - 1; i >= 0; i--) this.device.get(hashes[i]!);
+      this.device.putPrefix(hashes.slice(0, parts.length), (i) => parts[i]);
       const fromStore = parts.length - deviceBlocks;
       const host = this.fromHost(fromStore, hostHits);
       tiers.host = host * B;
@@ -211,15 +224,12 @@ export class ThreeTierConnector implements KVConnector<ThreeTierHandle> {
     const firstNew = Math.floor(loadedTokens / this.blockSize);
     if (hashes.length <= firstNew) return { blocks: 0, bytes: 0, failed: 0, fallbacks: 0 };
     const arrays = kv.toArrays();
+    const blockAt = (b: number): KVCacheArrays => sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize);
+    // The engine computed these blocks: they are in its memory now.
+    this.device.putPrefix(hashes, blockAt);
+    // Tail first, so that an LRU layer keeps the prompt's first blocks longest (see putPrefix).
     const entries = [];
-    // Tail first into every LRU layer, then the blocks this request loaded, so the prompt's first
-    // blocks end up the most recently used (see load).
-    for (let b = hashes.length - 1; b >= firstNew; b--) {
-      const block = sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize);
-      this.device.put(hashes[b]!, block); // the engine computed it: it is in its memory now
-      entries.push({ hash: hashes[b]!, value: this.codec.encode(block, hashes[b]!) });
-    }
-    for (let b = firstNew - 1; b >= 0; b--) this.device.get(hashes[b]!);
+    for (let b = hashes.length - 1; b >= firstNew; b--) entries.push({ hash: hashes[b]!, value: this.codec.encode(this.device.peek(hashes[b]!) ?? blockAt(b), hashes[b]!) });
     const report = newCallReport();
     const r = await this.store.put(entries, { report });
     return { blocks: r.stored, bytes: r.bytesWritten, failed: r.failed, fallbacks: report.fallbacks };
