@@ -2,18 +2,32 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { apiMarkdown } from './api-doc';
-import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis } from '../lib/src';
+import { compareWithSeedClaims, loadPrefillTable, projectCost, readResults, type BenchmarkResults, getPreset, sizeRedis, DEFAULT_SIZING_INPUTS } from '../lib/src';
 import { costFigure, multiWorkerFigure, reuseFigure, tableToMarkdown, ttftFigure, renderFiguresToPng, type PlotlyFigure } from '../lib/src/notebook';
 import { soakTableRows, type SoakResult } from '../lib/src/bench/soak';
 import type { BackendsBenchResult } from '../lib/src/bench/backends';
 import type { EntryCostResult } from '../lib/src/bench/sizing-measure';
 import type { SerdeBenchResult } from '../lib/src/bench/serde';
 import type { StoreBenchResult } from '../lib/src/bench/store';
+import type { RestartBenchResult } from '../lib/src/bench/restart';
+import { AOF_MODES } from '../lib/src/bench/aof-cost';
+import { REDIS_LRU_SAMPLES, type TiersBenchResult } from '../lib/src/bench/tiers';
+import { breakEvenTokensPerMonth, paybackMonths, projectRoi } from '../lib/src/bench/roi';
 
 type Generator = (root: string) => string;
 
 /** The stated (not measured) inputs of the published cost projection. */
 export const COST_INPUTS = { promptTokens: 4096, dollarsPerGpuHour: 3.0, storeGBps: 10 } as const;
+
+/**
+ * The stated (not measured) inputs of the published ROI table: a store node's monthly price, a
+ * one-time engineering cost, the working set the store is sized for (→ nodes by sizeRedis) and the
+ * monthly prompt-token volumes compared. The GPU price, prompt length and store bandwidth are COST_INPUTS.
+ */
+export const ROI_INPUTS = { dollarsPerNodeMonth: 500, engineeringDollars: 20_000, cachedTokens: 1_000_000, tokensPerMonth: [1e10, 1e11, 1e12] } as const;
+
+/** The seed summary's own ROI figures (claims, not measurements): monthly saving and one-time cost, in dollars. */
+export const SEED_ROI_CLAIM = { monthlySaving: 3_000, implementationCost: 10_000, statedBreakEven: '< 1 month' } as const;
 
 function readJson<T>(root: string, file: string): T | undefined {
   const p = path.join(root, file);
@@ -279,6 +293,117 @@ export const generators: Record<string, Generator> = {
       tableToMarkdown(quantized, { digits: 2 }),
       `_Measured by \`npm run bench:serde\` (${r.config.data} KV, ${(r.config.fp32Bytes / 2 ** 20).toFixed(0)} MiB of fp32, deflate level ${r.config.level}; pako and node:zlib) on ${r.machine.cores} × ${r.machine.cpu}, ${r.createdAt.slice(0, 10)}; results/serde.json._`,
     ].join('\n\n');
+  },
+  'restart-table': (root) => {
+    const r = readJson<RestartBenchResult>(root, 'results/restart.json');
+    if (!r) return missing('npm run bench:restart');
+    const w = r.config.windowRequests;
+    const after = r.stream.requests - r.stream.fillRequests;
+    const kib = (b: number | null): string => (b === null ? '–' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+    const rows = r.scenarios.map((s) => ({
+      scenario: s.scenario,
+      'server config': s.serverArgs.length ? `\`${s.serverArgs.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}\`` : 'lab default (`--save "" --appendonly no`)',
+      'keys before → after': `${s.keysBefore} → ${s.keysAfter}`,
+      'RDB / AOF on disk': s.rdbBytes !== null ? `RDB ${kib(s.rdbBytes)}` : s.aofBytes !== null ? `AOF ${kib(s.aofBytes)}` : '–',
+      'BGSAVE (ms)': s.snapshotMs === null ? '–' : Math.round(s.snapshotMs),
+      "Redis' load time (ms, its log)": s.loadSeconds === null ? '–' : Math.round(s.loadSeconds * 1000),
+      'kill → PONG (ms)': s.restartToReadyMs === null ? '–' : Math.round(s.restartToReadyMs),
+      [`hit rate, last ${w} before`]: s.hitRateBefore,
+      [`hit rate, first ${w} after`]: s.hitRateFirstAfter,
+      [`hit rate, all ${after} after`]: s.hitRateAfter,
+      'requests to warm': s.requestsToWarm === null ? 'never (in this stream)' : s.requestsToWarm,
+      'prompt tokens recomputed because of it': s.extraComputedTokens ?? '–',
+      'changed outputs': s.outputMismatches ?? '–',
+    }));
+    const m = r.machine;
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${r.stream.requests} requests in ${r.config.workloadOptions.sessions} sessions, ${r.stream.fillRequests} before the kill and ${after} after; ${r.stream.blockValueBytes.toLocaleString('en-US')}-byte blocks) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json. Hit rates are prompt tokens loaded ÷ prompt tokens. "Requests to warm": requests after the restart until every later request reused as many tokens as in the no-restart run. "Recomputed because of it": over the requests after the restart, the prompt tokens the no-restart run reused and this run had to compute._`;
+  },
+  'restart-load-time': (root) => {
+    const r = readJson<RestartBenchResult>(root, 'results/restart.json');
+    if (!r?.loadTime) return missing('npm run bench:restart');
+    const MiB = 2 ** 20;
+    const rows = r.loadTime.map((x) => ({
+      'persisted as': x.mode === 'rdb' ? 'RDB snapshot (BGSAVE)' : 'AOF (`appendfsync everysec`)',
+      keys: x.keys,
+      'data (MiB)': x.dataBytes / MiB,
+      'file (MiB)': x.fileBytes / MiB,
+      'BGSAVE (ms)': x.snapshotMs === null ? '–' : Math.round(x.snapshotMs),
+      "Redis' load time (s, its log)": x.loadSeconds ?? '–',
+      'file MiB/s loaded': x.loadSeconds ? Math.round(x.fileBytes / MiB / x.loadSeconds) : '–',
+      'kill → PONG (ms)': Math.round(x.restartToReadyMs),
+      'keys after': x.keysAfter,
+    }));
+    const rdb = r.loadTime.find((x) => x.mode === 'rdb');
+    const perMaster = DEFAULT_SIZING_INPUTS.maxMemoryPerMasterBytes;
+    const at = rdb?.loadSeconds ? (perMaster / rdb.fileBytes) * rdb.loadSeconds : undefined;
+    const aof = r.loadTime.find((x) => x.mode === 'aof');
+    const faster = rdb?.loadSeconds && aof?.loadSeconds ? rdb.loadSeconds / aof.loadSeconds : undefined;
+    const compared = faster === undefined ? '' : `\n\nIn this run Redis replayed the AOF ${faster >= 1 ? `${faster.toFixed(1)}× faster than it loaded the RDB snapshot` : `${(1 / faster).toFixed(1)}× slower than it loaded the RDB snapshot`} of the same data.`;
+    const said = compared + (at === undefined ? '' : `\n\nArithmetic on this run's RDB rate, not a measurement: a master holding ${perMaster / 2 ** 30} GiB (the per-master limit \`sizeRedis\` assumes) would load in about ${Math.round(at)} s, if loading stays linear in the file's size on your disk.`);
+    const m = r.machine;
+    return `${tableToMarkdown(rows, { digits: 3 })}${said}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: random values of ${(r.loadTime[0]!.dataBytes / r.loadTime[0]!.keys).toLocaleString('en-US')} bytes — a 16-token fp16 block of Llama-3-8B — written 8 at a time, then SIGKILL and restart on the same folder) on ${m.cpus} × ${m.cpuModel}, data on ${m.filesystem}, Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json._`;
+  },
+  'aof-write-cost': (root) => {
+    const r = readJson<RestartBenchResult>(root, 'results/restart.json');
+    if (!r?.aofWrite) return missing('npm run bench:restart');
+    const a = r.aofWrite;
+    const rows = a.rows.map((x) => ({
+      'value (one block)': `${x.valueBytes.toLocaleString('en-US')} bytes${x.valueBytes > 2 ** 20 ? ' (Llama-3-8B, fp16)' : ` (${r.config.preset} model, ${r.config.dtype})`}`,
+      'server config': `\`${AOF_MODES.find((m) => m.name === x.mode)?.args.join(' ') ?? x.mode}\``,
+      'SET/s': Math.round(x.setsPerS),
+      'GB/s': x.gbps,
+      '× appendonly no': x.ratioToNoAof,
+    }));
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Measured by \`npm run bench:restart\` (${r.fast ? 'fast' : 'full'} mode: ${a.config.rounds} interleaved rounds of ${(a.config.bytesPerPass / 2 ** 20).toFixed(0)} MiB per mode and size, ${a.config.inFlight} SETs in flight on one ioredis connection, one private redis-server per mode) on ${r.machine.cpus} × ${r.machine.cpuModel}, data on ${a.filesystem}, Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/restart.json. "× appendonly no": the median over rounds of the ratio to the \`appendonly no\` pass of the same round._`;
+  },
+  'tiers-table': (root) => {
+    const r = readJson<TiersBenchResult>(root, 'results/tiers.json');
+    if (!r) return missing('npm run bench:tiers');
+    const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)} %`);
+    const rows = r.runs.map((x) => ({
+      layers: x.setup,
+      'device (engine memory)': pct(x.shares.device),
+      'host memory (MemoryStore)': pct(x.shares.host),
+      'Redis': pct(x.shares.remote),
+      'computed': pct(x.shares.computed),
+      'host hit rate of what reached it': pct(x.hitRateOfReached.host),
+      'Redis hit rate of what reached it': pct(x.hitRateOfReached.remote),
+      'load (ms, mean per request)': x.loadMsMean,
+      'TTFT p50 (ms)': x.ttftP50Ms,
+      'TTFT p95 (ms)': x.ttftP95Ms,
+      'evicted blocks (device / host / Redis)': `${x.evictions.device} / ${x.evictions.host} / ${x.evictions.remote}`,
+    }));
+    const l = r.layers;
+    const s = r.stream;
+    const m = r.machine;
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Shares of all ${s.promptTokens.toLocaleString('en-US')} prompt tokens, by the layer that supplied their KV. An infinite cache (the oracle) would have reused ${pct(s.oracleTokens / s.promptTokens)}. Layer capacities: device ${l.deviceBlocks} blocks, host memory ${l.hostBlocks} blocks (${(l.hostBytes / 2 ** 20).toFixed(2)} MiB), Redis \`maxmemory\` for ${l.remoteBlocks} blocks (\`allkeys-lru\`, \`maxmemory-samples\` ${REDIS_LRU_SAMPLES}) — ${r.config.capacity.device * 100} %, ${r.config.capacity.host * 100} % and ${r.config.capacity.remote * 100} % of the stream's ${s.distinctBlocks} distinct ${s.blockValueBytes.toLocaleString('en-US')}-byte blocks. Measured by \`npm run bench:tiers\` (${r.fast ? 'fast' : 'full'} mode: ${r.config.preset} model, ${r.config.workload} stream of ${s.requests} requests in ${r.config.workloadOptions.sessions} sessions) on ${m.cpus} × ${m.cpuModel}, 1-min load average ${m.loadAverage.start} at start / ${m.loadAverage.end} at end; Redis ${r.versions.redis}, ${r.date.slice(0, 10)}; results/tiers.json._`;
+  },
+  'roi-table': (root) => {
+    const r = bench(root);
+    if (!r) return missing('npm run bench');
+    const reuse = agentReuse(r);
+    const dollars = (x: number): string => `${x < 0 ? '−' : ''}$${Math.abs(Math.round(x)).toLocaleString('en-US')}`;
+    const rows = (['llama3-8b', 'llama3-70b'] as const).flatMap((model) => {
+      const sizing = sizeRedis({ model: getPreset(model), bytesPerValue: 2, cachedTokens: ROI_INPUTS.cachedTokens });
+      const storeNodes = sizing.masters * (1 + sizing.inputs.replicasPerMaster);
+      return ROI_INPUTS.tokensPerMonth.map((tokensPerMonth) => {
+        const p = projectRoi({ ...COST_INPUTS, model, reuseFraction: reuse, promptTokensPerMonth: tokensPerMonth, storeNodes, dollarsPerNodeMonth: ROI_INPUTS.dollarsPerNodeMonth, engineeringDollars: ROI_INPUTS.engineeringDollars });
+        const even = breakEvenTokensPerMonth(p.cost, p.storeDollarsPerMonth);
+        return {
+          model,
+          'prompt tokens / month (input)': `${tokensPerMonth / 1e9} B`,
+          'GPU $/month, no cache': dollars(p.gpuDollarsPerMonthNoCache),
+          'GPU $ saved / month': dollars(p.gpuSavingPerMonth),
+          'store nodes (sizeRedis, 1 M cached tokens, 1 replica)': storeNodes,
+          'store $/month': dollars(p.storeDollarsPerMonth),
+          'net $/month': dollars(p.netSavingPerMonth),
+          'months to repay engineering': p.breakEvenMonths === null ? 'never' : Number(p.breakEvenMonths.toFixed(1)),
+          'tokens/month where saving = store cost': even === null ? 'none' : `${Number((even / 1e9).toPrecision(3))} B`,
+        };
+      });
+    });
+    const seed = paybackMonths(SEED_ROI_CLAIM.implementationCost, SEED_ROI_CLAIM.monthlySaving)!;
+    return `${tableToMarkdown(rows)}\n\n_Inputs (stated, not measured): ${COST_INPUTS.promptTokens}-token prompts, $${COST_INPUTS.dollarsPerGpuHour}/GPU-hour, a ${COST_INPUTS.storeGBps} GB/s store, loads not overlapped with compute, $${ROI_INPUTS.dollarsPerNodeMonth}/node-month, $${ROI_INPUTS.engineeringDollars.toLocaleString('en-US')} of engineering, a store sized by \`sizeRedis()\` for ${ROI_INPUTS.cachedTokens.toLocaleString('en-US')} cached tokens in fp16. Measured: the reuse, ${reuse.toFixed(2)} (agent workload, prefix-redis, results/bench.json), and the H100 prefill speeds behind \`projectCost\` (lib/data/h100-prefill.tsv). Computed by \`projectRoi()\` (lib/src/bench/roi.ts). The seed summary's own figures — $${SEED_ROI_CLAIM.monthlySaving.toLocaleString('en-US')} saved a month against about $${SEED_ROI_CLAIM.implementationCost.toLocaleString('en-US')} of implementation, stated as a break-even of "${SEED_ROI_CLAIM.statedBreakEven}" — give ${seed.toFixed(1)} months by the same arithmetic (\`paybackMonths\`)._`;
   },
 };
 

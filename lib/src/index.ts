@@ -49,6 +49,7 @@ export { type HuggingFaceLlamaConfig, configFromHuggingFace, configToHuggingFace
 export { readCheckpoint, writeCheckpoint } from './model/checkpoint';
 export { type KVCacheArrays, KVCache, KV_BYTES_PER_VALUE } from './model/kv-cache';
 export { argmax } from './model/inputs';
+export { type RankHeads, kvHeadsOfRank, shardKV, joinKVShards, reshardKV } from './model/tensor-parallel';
 export {
   type ModelOptions,
   type CreateModelOptions,
@@ -209,3 +210,29 @@ export {
   type CodecResult,
   runSerdeBench,
 } from './bench/serde';
+export { type RoiInputs, DEFAULT_ROI_INPUTS, type RoiProjection, projectRoi, paybackMonths, breakEvenTokensPerMonth } from './bench/roi';
+export {
+  DeviceBlockCache,
+  type TierTokens,
+  CACHE_TIERS,
+  type ThreeTierHandle,
+  type ThreeTierConnectorOptions,
+  DEFAULT_THREE_TIER_CONNECTOR_OPTIONS,
+  ThreeTierConnector,
+} from './bench/three-tier';
+export { type TierCapacities, type TiersBenchOptions, defaultTiersBenchOptions, type TierSetup, TIER_SETUPS, type TierSetupResult, type TiersBenchResult, runTiersBench } from './bench/tiers';
+export {
+  type RestartScenario,
+  RESTART_SCENARIOS,
+  RESTART_SERVER_ARGS,
+  type RestartBenchOptions,
+  defaultRestartBenchOptions,
+  type AfterRestartRequest,
+  type RestartScenarioResult,
+  type RestartBenchResult,
+  runRestartBench,
+  requestsToWarm,
+} from './bench/restart';
+export { type AofMode, AOF_MODES, type AofCostOptions, DEFAULT_AOF_COST_OPTIONS, type AofCostRow, type AofCostResult, measureAofWriteCost } from './bench/aof-cost';
+export { loadSecondsFromLog, bgsave, crashAndRestart, type LoadTimeOptions, type LoadTimeRow, measureLoadTime } from './bench/persistence';
+export { type RolloutPhase, ROLLOUT_PHASES, type RolloutOptions, DEFAULT_ROLLOUT_OPTIONS, type RolloutHandle, type RolloutCounts, RolloutConnector, sliceOf } from './bench/rollout';

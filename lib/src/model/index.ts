@@ -26,6 +26,7 @@ export { CHECKPOINT_FILES, weightsFromSafetensors, weightsToSafetensors, readChe
 export { type RopeTables, ropeTables } from './rope';
 export { type KVCacheArrays, type KVCacheInit, KVCache, KV_BYTES_PER_VALUE } from './kv-cache';
 export { argmax } from './inputs';
+export { type RankHeads, kvHeadsOfRank, shardKV, joinKVShards, reshardKV } from './tensor-parallel';
 export {
   type ModelOptions,
   type CreateModelOptions,
