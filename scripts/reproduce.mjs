@@ -15,7 +15,8 @@ const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 
 if (opts.help) {
   console.log(`usage: npm run reproduce [-- --fast]
 
-  Every benchmark (bench:serde, bench:store, bench, soak) and every notebook in full mode, into
+  Every benchmark (bench:serde, bench:store, bench, bench:sizing, bench:backends, bench:tiers,
+  bench:restart, soak) and every notebook in full mode, into
   out/reproduce/ (results JSON, chart HTML, executed notebooks, an index.html). Nothing in the
   repository is overwritten: compare out/reproduce/results with the committed results/.
 
@@ -44,6 +45,10 @@ const ts = (script, ...args) => [tsx(script)[0], [...tsx(script)[1], ...args]];
 await step('tensor encodings and codecs (bench:serde)', ...ts('scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')));
 await step('Redis load throughput and lookup round trips (bench:store)', ...ts('scripts/bench-store.ts', '--out', path.join(OUT, 'results', 'store.json')));
 await step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
+await step('what a block costs Redis (bench:sizing)', ...ts('scripts/bench-sizing.ts', '--out', path.join(OUT, 'results', 'sizing.json')));
+await step('Redis, Redis Cluster, memcached, memory; three clients (bench:backends)', ...ts('scripts/bench-backends.ts', '--out', path.join(OUT, 'results', 'backends.json')));
+await step('three cache layers (bench:tiers)', ...ts('scripts/bench-tiers.ts', '--out', path.join(OUT, 'results', 'tiers.json')));
+await step('warm restart from RDB / AOF (bench:restart)', ...ts('scripts/bench-restart.ts', '--out', path.join(OUT, 'results', 'restart.json')));
 await step('faults and soak (soak)', ...ts('scripts/soak.ts', '--out', path.join(OUT, 'results', 'soak.json'), '--docs', path.join(OUT, 'soak.md')));
 
 say(`\n▶ [${steps.length + 1}] notebooks in full mode`);

@@ -323,7 +323,9 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     if (hashes.length <= firstNew) return NO_SAVE;
     const arrays = kv.toArrays();
     const entries = [];
-    for (let b = firstNew; b < hashes.length; b++) {
+    // Last block first: an LRU store then holds the chain's first blocks as the most recent ones,
+    // and evicts a prompt's tail before the prefix that other requests share.
+    for (let b = hashes.length - 1; b >= firstNew; b--) {
       entries.push({ hash: hashes[b]!, value: this.codec.encode(sliceArrays(arrays, b * this.blockSize, (b + 1) * this.blockSize), hashes[b]!) });
     }
     const report = newCallReport();

@@ -86,14 +86,16 @@ export class MemoryStore extends BaseStore {
     if (hashes.length === 0) return [];
     const t0 = process.hrtime.bigint();
     if (this.closed) this.countFallback('get', 'closed', options?.report);
-    let values = hashes.map((h) => {
-      if (this.closed) return undefined;
-      const v = this.map.get(h);
-      if (v === undefined) return undefined;
-      this.map.delete(h); // move to the most recently used end
-      this.map.set(h, v);
-      return this.copy ? Buffer.from(v) : v;
-    });
+    let values = hashes.map((h) => (this.closed ? undefined : this.map.get(h)));
+    // Refresh recency last-to-first: a prompt's first blocks end up the most recently used, so the
+    // LRU drops a chain's tail before its shared prefix (which every later request needs first).
+    for (let i = hashes.length - 1; i >= 0; i--) {
+      const v = values[i];
+      if (v === undefined) continue;
+      this.map.delete(hashes[i]!); // move to the most recently used end
+      this.map.set(hashes[i]!, v);
+    }
+    if (this.copy) values = values.map((v) => (v === undefined ? undefined : Buffer.from(v)));
     values = await this.validated(hashes, values, options, (corrupt) => {
       for (const h of corrupt) this.remove(h);
       this.publishHeld();
