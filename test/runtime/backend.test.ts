@@ -50,6 +50,7 @@ describe('wasm backend threads', function () {
     const one = JSON.parse(report({ KVLAB_BACKEND: 'wasm', KVLAB_WASM_THREADS: '1' }).out);
     assert.equal(one.wasmThreads, 1);
     assert.equal(one.wasmThreadsFallback, undefined);
+    assert.equal(JSON.parse(report({ KVLAB_BACKEND: 'wasm', KVLAB_WASM_THREADS: undefined }).out).wasmThreads, 1, 'the default is 1 thread');
   });
 
   it('the wasmThreads option wins over KVLAB_WASM_THREADS', () => {
@@ -64,14 +65,17 @@ describe('wasm backend threads', function () {
     assert.match(r.wasmThreadsFallback, /did not start within 1 ms/);
   });
 
-  it("'auto' is one thread per available CPU, at most 8; bad values are CONFIG_ERRORs", () => {
+  it("1 thread unless asked; 'auto' is one per available CPU, at most 8; bad values are CONFIG_ERRORs", () => {
     const saved = process.env.KVLAB_WASM_THREADS;
     try {
       delete process.env.KVLAB_WASM_THREADS;
-      assert.equal(resolveWasmThreads(), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+      assert.equal(resolveWasmThreads(), 1);
+      assert.equal(resolveWasmThreads({ wasmThreads: 'auto' }), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
       assert.equal(resolveWasmThreads({ wasmThreads: 3 }), 3);
       process.env.KVLAB_WASM_THREADS = '4';
       assert.equal(resolveWasmThreads(), 4);
+      process.env.KVLAB_WASM_THREADS = 'AUTO';
+      assert.equal(resolveWasmThreads(), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
       assert.equal(resolveWasmThreads({ wasmThreads: 1 }), 1);
       for (const bad of ['0', '9', 'two', '1.5']) {
         process.env.KVLAB_WASM_THREADS = bad;

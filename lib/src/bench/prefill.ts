@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_MODEL_OPTIONS, createModel } from '../model/transformer';
+import { DEFAULT_MODEL_OPTIONS, createModel, type LlamaModel } from '../model/transformer';
 import { getPreset, type RunnablePresetName } from '../model/presets';
 import { initBackend, resolveWasmThreads } from '../runtime/backend';
 import { isFastMode } from '../runtime/env';
@@ -60,6 +60,8 @@ export interface WasmMeasurement {
   prefillChunkSize: number;
   matmul: { shape: MatmulShape; samplesMs: number[] }[];
   prefill: { tokens: number; samplesMs: number[]; logits: Float32Array }[];
+  /** One-token decode steps after a prefill of the longest prompt. */
+  decode: { contextTokens: number; samplesMs: number[] };
 }
 
 export interface Timing {
@@ -87,6 +89,12 @@ export interface PrefillRow extends Timing {
   vsBlasBest: number | null;
   /** max |logit difference| against the 1-thread run of the same prompt (0 = identical). */
   logitsMaxAbsDiffVsOneThread: number | null;
+}
+
+export interface DecodeRow extends Omit<Timing, 'gflops'> {
+  threads: number;
+  /** medianMs of 1 thread ÷ this medianMs (below 1: slower than 1 thread). */
+  speedupVsOneThread: number | null;
 }
 
 export interface PrefillBenchResult {
@@ -124,6 +132,8 @@ export interface PrefillBenchResult {
   blasBest: { threads: number; shape: MatmulShape; gflops: number } | null;
   matmul: { shape: MatmulShape; flops: number; rows: MatmulRow[] }[];
   prefill: { tokens: number; flops: number; rows: PrefillRow[] }[];
+  /** Decode steps (one token) after the longest prompt: the other half of serving, where threads cost. */
+  decode: { contextTokens: number; rows: DecodeRow[] };
 }
 
 /** Deterministic prompt ids (as test/model/measure-default-prefill.ts uses). */
@@ -171,6 +181,7 @@ export async function measureWasm(job: WasmJob): Promise<WasmMeasurement> {
       }
       prefill.push({ tokens, samplesMs, logits });
     }
+    const decode = await timeDecode(model, promptIds(Math.max(...job.promptLengths), vocab), DECODE_STEPS);
     const threads = report.wasmThreads ?? 1;
     return {
       threadsRequested: job.threads,
@@ -179,10 +190,31 @@ export async function measureWasm(job: WasmJob): Promise<WasmMeasurement> {
       prefillChunkSize: DEFAULT_MODEL_OPTIONS.prefillChunkSize,
       matmul,
       prefill,
+      decode,
     };
   } finally {
     model.dispose();
   }
+}
+
+/** Timed decode steps per process (after one untimed step). */
+const DECODE_STEPS = 16;
+
+async function timeDecode(model: LlamaModel, prompt: number[], steps: number): Promise<WasmMeasurement['decode']> {
+  let { kv } = await model.prefill(prompt);
+  const samplesMs: number[] = [];
+  try {
+    for (let i = 0; i <= steps; i++) {
+      const t = performance.now();
+      const next = await model.decodeStep(42, kv);
+      if (i > 0) samplesMs.push(performance.now() - t);
+      kv.dispose();
+      kv = next.kv;
+    }
+  } finally {
+    kv.dispose();
+  }
+  return { contextTokens: prompt.length, samplesMs };
 }
 
 function runWasmChild(job: WasmJob): Promise<WasmMeasurement> {
@@ -340,6 +372,11 @@ function assemble(o: Resolved, wasmRuns: WasmMeasurement[], blasRuns: BlasRun[],
     });
     return { tokens, flops, rows };
   });
+  const decodeOne = wasmRuns.filter((r) => r.threadsRequested === 1).flatMap((r) => r.decode.samplesMs);
+  const decodeRows = o.threadCounts.map((threads): DecodeRow => {
+    const { gflops: _unused, ...t } = timing(wasmRuns.filter((r) => r.threadsRequested === threads).flatMap((r) => r.decode.samplesMs), 0);
+    return { threads, ...t, speedupVsOneThread: decodeOne.length ? Math.round((median(decodeOne) / t.medianMs) * 1000) / 1000 : null };
+  });
   const cpus = os.cpus();
   const firstBlas = blasRuns[0];
   return {
@@ -379,6 +416,7 @@ function assemble(o: Resolved, wasmRuns: WasmMeasurement[], blasRuns: BlasRun[],
     blasBest: best && best.gflops > 0 ? best : null,
     matmul,
     prefill,
+    decode: { contextTokens: Math.max(...o.promptLengths), rows: decodeRows },
   };
 }
 
@@ -405,6 +443,8 @@ export function formatPrefillBench(r: PrefillBenchResult): string {
     );
     lines.push(`  ${String(p.tokens).padStart(5)} tokens  ${cells.join('   ')}`);
   }
+  lines.push('', `decode step after ${r.decode.contextTokens} tokens (median)`);
+  lines.push(`  ${r.decode.rows.map((row) => `${row.threads} thr ${row.medianMs.toFixed(1)} ms${row.threads !== 1 && row.speedupVsOneThread !== null ? ` (×${row.speedupVsOneThread.toFixed(2)})` : ''}`).join('   ')}`);
   const diffs = r.prefill.flatMap((p) => p.rows.map((row) => row.logitsMaxAbsDiffVsOneThread ?? 0));
   lines.push('', `logits, N threads vs 1: max |diff| ${Math.max(0, ...diffs)}`);
   return lines.join('\n');

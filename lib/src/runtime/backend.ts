@@ -25,12 +25,17 @@ export interface BackendReport {
 
 export interface BackendOptions {
   /**
-   * Threads for the wasm backend's matmuls and convolutions: 1 loads the single-threaded SIMD build,
-   * more the threaded SIMD build (in Node through `wasm-threads.ts`), which falls back to 1 thread
-   * if it cannot start. `'auto'` is one per CPU the process may use, at most 8 (the threaded build
-   * starts a pool of 8 workers). `KVLAB_WASM_THREADS` sets it when this option is absent. The count
-   * is fixed when the wasm backend first initialises in a process.
-   * @default 'auto'
+   * Threads for the wasm backend's matmuls: 1 loads the single-threaded SIMD build; more loads the
+   * threaded SIMD build (in Node through `wasm-threads.ts`), which falls back to 1 thread if it
+   * cannot start; `'auto'` is one thread per CPU the process may use, at most 8. Results are the same
+   * either way (XNNPACK splits a product by output tiles: logits came out bit-identical).
+   * Threads pay only for long prefills: every threaded matmul wakes the other threads and waits for
+   * them, ~0.1–1 ms on a busy 2-core machine, which a 512-token chunk amortises and a decode step
+   * (dozens of small matmuls) does not — see `npm run bench:prefill` (results/prefill.json) for what
+   * this machine measured. So 1 is the default; ask for more in processes that mostly prefill.
+   * `KVLAB_WASM_THREADS` sets it when this option is absent. Fixed when the wasm backend first
+   * initialises in a process.
+   * @default 1
    */
   wasmThreads?: number | 'auto';
   /**
@@ -40,7 +45,7 @@ export interface BackendOptions {
   wasmThreadsTimeoutMs?: number;
 }
 
-export const DEFAULT_BACKEND_OPTIONS: Readonly<Required<BackendOptions>> = Object.freeze({ wasmThreads: 'auto', wasmThreadsTimeoutMs: 30_000 });
+export const DEFAULT_BACKEND_OPTIONS: Readonly<Required<BackendOptions>> = Object.freeze({ wasmThreads: 1, wasmThreadsTimeoutMs: 30_000 });
 
 /** The threaded wasm build starts 8 pthread workers; XNNPACK uses at most that many. */
 export const MAX_WASM_THREADS = 8;
@@ -105,7 +110,7 @@ async function loadWasm(options: BackendOptions): Promise<WasmInfo> {
   return fallback === undefined ? { wasmThreads: wasm.getThreadsCount() } : { wasmThreads: wasm.getThreadsCount(), wasmThreadsFallback: fallback };
 }
 
-/** The wasm thread count from the option, else `KVLAB_WASM_THREADS`, else 'auto'. */
+/** The wasm thread count from the option, else `KVLAB_WASM_THREADS`, else the default (1). */
 export function resolveWasmThreads(options: BackendOptions = {}): number {
   const fromEnv = process.env.KVLAB_WASM_THREADS;
   const raw = options.wasmThreads ?? (fromEnv === undefined || fromEnv.trim() === '' ? DEFAULT_BACKEND_OPTIONS.wasmThreads : fromEnv.trim().toLowerCase());
