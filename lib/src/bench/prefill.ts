@@ -130,6 +130,11 @@ export interface PrefillBenchResult {
   /** The BLAS number prefill is compared with: the preset's MLP gate/up product of one prefill chunk, at the most BLAS threads. */
   blasReference: { threads: number; shape: MatmulShape; gflops: number } | null;
   blasBest: { threads: number; shape: MatmulShape; gflops: number } | null;
+  /**
+   * Median over shapes of BLAS GFLOP/s at the most threads ÷ at 1 thread: how much of the extra
+   * cores this run could get at all (near 1: other work held them, and wasm threads cannot gain either).
+   */
+  blasThreadScaling: number | null;
   matmul: { shape: MatmulShape; flops: number; rows: MatmulRow[] }[];
   prefill: { tokens: number; flops: number; rows: PrefillRow[] }[];
   /** Decode steps (one token) after the longest prompt: the other half of serving, where threads cost. */
@@ -351,6 +356,7 @@ function assemble(o: Resolved, wasmRuns: WasmMeasurement[], blasRuns: BlasRun[],
   const best = o.shapes
     .map((shape) => ({ threads: maxBlasThreads, shape, gflops: blasGflops(shape) ?? 0 }))
     .reduce<{ threads: number; shape: MatmulShape; gflops: number } | null>((a, b) => (b.gflops > (a?.gflops ?? 0) ? b : a), null);
+  const scalings = o.shapes.map((shape) => ratio(blasGflops(shape) ?? 0, blasGflops(shape, 1))).filter((x): x is number => x !== null && x > 0);
   const oneThread = wasmRuns.find((r) => r.threadsRequested === 1) ?? wasmRuns.find((r) => r.threads === 1);
   const prefill = o.promptLengths.map((tokens) => {
     const flops = prefillFlops(config, tokens);
@@ -414,6 +420,7 @@ function assemble(o: Resolved, wasmRuns: WasmMeasurement[], blasRuns: BlasRun[],
     blasUnavailable,
     blasReference: refGflops === undefined ? null : { threads: maxBlasThreads, shape: referenceShape, gflops: refGflops },
     blasBest: best && best.gflops > 0 ? best : null,
+    blasThreadScaling: scalings.length && Math.max(...o.blasThreadCounts) > 1 ? Math.round(median(scalings) * 1000) / 1000 : null,
     matmul,
     prefill,
     decode: { contextTokens: Math.max(...o.promptLengths), rows: decodeRows },
@@ -429,6 +436,7 @@ export function formatPrefillBench(r: PrefillBenchResult): string {
   const blasLib = r.versions.blas.map((b) => `${b.internal_api ?? '?'} ${b.version ?? ''} (${b.threading_layer ?? '?'}, ${b.architecture ?? '?'})`).join(', ');
   lines.push(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, load ${r.machine.loadAverage.start} → ${r.machine.loadAverage.end}`);
   lines.push(`tfjs-backend-wasm ${r.versions.tfjsBackendWasm}; BLAS: ${r.blasUnavailable ?? `numpy ${r.versions.numpy} on ${blasLib || 'unknown BLAS'}`}`);
+  if (r.blasThreadScaling !== null) lines.push(`BLAS on ${Math.max(...r.config.blasThreadCounts)} threads vs 1: ×${r.blasThreadScaling.toFixed(2)} (median over shapes: how much of the extra cores this run could get)`);
   for (const p of r.wasmProcesses.filter((w) => w.fallback !== undefined)) lines.push(`wasm asked for ${p.threadsRequested} threads, ran ${p.threads}: ${p.fallback}`);
   lines.push('', 'matmul (median GFLOP/s; vs BLAS = against numpy at the most threads, same shape)');
   for (const m of r.matmul) {

@@ -90,11 +90,17 @@ export async function withWasmThreads<T>(threads: number, timeoutMs: number, ini
   let fail: (err: Error) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => (fail = reject));
   const Original: WorkerCtor = workerThreads.Worker;
+  // The glue also keeps this class as the global `Worker` for threads it starts later: workers that
+  // are not pthreads (not from a `blob:` URL) behave exactly like the original.
   class PthreadWorker extends Original {
+    private readonly pthread: boolean;
+
     constructor(filename: string | URL, options?: WorkerThreads.WorkerOptions) {
       const blob = typeof filename === 'string' && filename.startsWith('blob:') ? resolveObjectURL(filename) : undefined;
       if (blob === undefined) super(filename, options);
       else super(PTHREAD_BOOTSTRAP, { eval: true, workerData: { script: blob } });
+      this.pthread = blob !== undefined;
+      if (!this.pthread) return;
       started.add(this);
       this.unref();
       this.on('message', (m: unknown) => {
@@ -103,8 +109,11 @@ export async function withWasmThreads<T>(threads: number, timeoutMs: number, ini
       this.on('error', (err: Error) => fail(err));
     }
 
-    // The glue refs a worker while a pthread runs on it; pool threads run forever.
-    override ref(): void {}
+    // The glue refs a worker while a pthread runs on it, but pool threads run forever: a ref'd one
+    // would keep Node from exiting.
+    override ref(): void {
+      if (!this.pthread) super.ref();
+    }
   }
   const mutableThreads = workerThreads as { Worker: WorkerCtor };
   const mutableOs = os as { cpus: typeof os.cpus };
