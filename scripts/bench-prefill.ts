@@ -18,8 +18,8 @@ const HELP = `usage: npm run bench:prefill -- [options]
   --blas-threads=1,2      BLAS thread counts (default: the wasm ones)
   --shapes=1024,512x384x1024
                           matmul shapes: N for N×N×N, or MxKxN
-  --repeats=3             timed repetitions per measurement and process
-  --rounds=2              rounds; every engine runs once per round, in alternating order
+  --repeats=2             timed repetitions per measurement and process
+  --rounds=3              rounds; every engine runs once per round, in alternating order
   --python=/usr/bin/python3
                           python with numpy (Debian: apt-get install python3-numpy libopenblas0-pthread)
   --out=results/prefill.json

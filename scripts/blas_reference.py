@@ -6,7 +6,8 @@ The caller sets the BLAS thread count through the environment before this starts
 
     OPENBLAS_NUM_THREADS=2 /usr/bin/python3 scripts/blas_reference.py --shapes 1024x1024x1024,512x384x1024 --repeats 5
 
-A shape MxKxN is an [M, K] x [K, N] product (2*M*K*N floating-point operations).
+A shape MxKxN is an [M, K] x [K, N] product (2*M*K*N floating-point operations). Each sample is the
+mean time of one product over enough products to make ~50 MFLOP (at most 200).
 Exit code 3 with {"error": ...} on stdout: numpy is not installed.
 """
 import argparse
@@ -66,12 +67,15 @@ def main():
         b = rng.random((k, n), dtype=np.float32)
         out = np.empty((m, n), dtype=np.float32)
         np.matmul(a, b, out=out)  # warm-up: the BLAS starts its threads and touches the output
+        # As the Node side does (productsPerSample): tiny products are timed over ~50 MFLOP per sample.
+        per_sample = max(1, min(200, round(5e7 / (2 * m * k * n))))
         samples = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            np.matmul(a, b, out=out)
-            samples.append((time.perf_counter() - t) * 1000)
-        rows.append({"m": m, "k": k, "n": n, "samplesMs": [round(s, 3) for s in samples]})
+            for _ in range(per_sample):
+                np.matmul(a, b, out=out)
+            samples.append((time.perf_counter() - t) * 1000 / per_sample)
+        rows.append({"m": m, "k": k, "n": n, "samplesMs": [round(s, 5) for s in samples]})
     print(json.dumps({"python": platform.python_version(), "numpy": np.__version__, "blas": blas_info(np), "results": rows}))
 
 

@@ -32,12 +32,24 @@ export function prefillFlops(config: Readonly<ModelConfig>, tokens: number): num
   return numLayers * (tokens * projectionsPerToken + attention) + 2 * h * vocabSize;
 }
 
-/** The matrix products one prefill chunk of `chunk` tokens runs per layer (distinct shapes): what a BLAS reference should time. */
-export function prefillMatmulShapes(config: Readonly<ModelConfig>, chunk: number): MatmulShape[] {
+/**
+ * The model's own matrix products (distinct shapes), what a BLAS reference should time: those of one
+ * prefill chunk of `chunk` tokens, and one decode step's (a single row: where threads cost most).
+ */
+export function modelMatmulShapes(config: Readonly<ModelConfig>, chunk: number): MatmulShape[] {
   const { hiddenSize: h, intermediateSize: m, numHeads, headDim: d } = config;
   return [
     { m: chunk, k: h, n: m }, // MLP gate and up
     { m: chunk, k: m, n: h }, // MLP down
     { m: chunk, k: h, n: numHeads * d }, // q projection
+    { m: 1, k: h, n: numHeads * d }, // q projection of one decode step
   ];
+}
+
+/**
+ * Products per timed sample, so that a tiny product is timed over a few milliseconds rather than
+ * one call (about 50 MFLOP per sample, at most 200 products).
+ */
+export function productsPerSample(shape: MatmulShape): number {
+  return Math.max(1, Math.min(200, Math.round(5e7 / matmulFlops(shape))));
 }

@@ -29,10 +29,11 @@ export interface BackendOptions {
    * threaded SIMD build (in Node through `wasm-threads.ts`), which falls back to 1 thread if it
    * cannot start; `'auto'` is one thread per CPU the process may use, at most 8. Results are the same
    * either way (XNNPACK splits a product by output tiles: logits came out bit-identical).
-   * Threads pay only for long prefills: every threaded matmul wakes the other threads and waits for
-   * them, ~0.1–1 ms on a busy 2-core machine, which a 512-token chunk amortises and a decode step
-   * (dozens of small matmuls) does not — see `npm run bench:prefill` (results/prefill.json) for what
-   * this machine measured. So 1 is the default; ask for more in processes that mostly prefill.
+   * Threads pay only for long prefills, and only on idle cores: every threaded matmul wakes the other
+   * threads and waits for them, which a 512-token chunk amortises and a decode step (dozens of
+   * one-row products) does not, and a thread that another process holds off its core stalls the rest.
+   * `npm run bench:prefill` measures both sides (results/prefill.json: prefill, decode steps and the
+   * decode-shaped 1×hidden×hidden product); hence 1 by default, more for processes that mostly prefill.
    * `KVLAB_WASM_THREADS` sets it when this option is absent. Fixed when the wasm backend first
    * initialises in a process.
    * @default 1
