@@ -45,6 +45,19 @@ export interface PrefillBenchOptions {
   progressTarget?: 'auto' | 'notebook' | 'terminal' | 'silent';
 }
 
+/** Defaults of {@link PrefillBenchOptions}; the full and KVLAB_FAST variants side by side. */
+export const DEFAULT_PREFILL_BENCH_OPTIONS = {
+  preset: 'default' as RunnablePresetName,
+  fullPromptLengths: [500, 1000, 2000],
+  fastPromptLengths: [128, 256],
+  fullSquares: [512, 1024, 2048],
+  fastSquares: [512],
+  repeats: 2,
+  fullRounds: 3,
+  fastRounds: 1,
+  progressTarget: 'auto',
+} as const;
+
 /** Work for one wasm process. */
 export interface WasmJob {
   threads: number;
@@ -175,20 +188,21 @@ export interface Resolved extends Required<Omit<PrefillBenchOptions, 'progressTa
 
 function resolveOptions(options: PrefillBenchOptions): Resolved {
   const fast = isFastMode();
-  const preset = options.preset ?? 'default';
+  const D = DEFAULT_PREFILL_BENCH_OPTIONS;
+  const preset = options.preset ?? D.preset;
   const config = getPreset(preset);
   const threadCounts = options.threadCounts ?? [...new Set([1, resolveWasmThreads({ wasmThreads: 'auto' })])];
-  const squares = (fast ? [512] : [512, 1024, 2048]).map((n) => ({ m: n, k: n, n }));
+  const squares = (fast ? D.fastSquares : D.fullSquares).map((n) => ({ m: n, k: n, n }));
   const r: Resolved = {
     preset,
-    promptLengths: options.promptLengths ?? (fast ? [128, 256] : [500, 1000, 2000]),
+    promptLengths: options.promptLengths ?? [...(fast ? D.fastPromptLengths : D.fullPromptLengths)],
     threadCounts,
     blasThreadCounts: options.blasThreadCounts ?? threadCounts,
     shapes: options.shapes ?? [...squares, ...modelMatmulShapes(config, DEFAULT_MODEL_OPTIONS.prefillChunkSize)],
-    repeats: options.repeats ?? 2,
-    rounds: options.rounds ?? (fast ? 1 : 3),
+    repeats: options.repeats ?? D.repeats,
+    rounds: options.rounds ?? (fast ? D.fastRounds : D.fullRounds),
     python: options.python ?? defaultPython(),
-    progressTarget: options.progressTarget ?? 'auto',
+    progressTarget: options.progressTarget ?? D.progressTarget,
   };
   const positiveInts = (name: string, xs: readonly number[]): void => {
     if (xs.length === 0 || !xs.every((x) => Number.isSafeInteger(x) && x > 0)) throw new InvalidInputError(`${name} must be positive integers, got ${JSON.stringify(xs)}`);
