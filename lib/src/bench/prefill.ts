@@ -117,7 +117,7 @@ export async function measureWasm(job: WasmJob): Promise<WasmMeasurement> {
     const prefill: WasmMeasurement['prefill'] = [];
     for (const tokens of job.promptLengths) {
       const samplesMs: number[] = [];
-      let logits = new Float32Array(0);
+      let logits: Float32Array = new Float32Array(0);
       for (let i = 0; i < job.repeats; i++) {
         const t = performance.now();
         const out = await model.prefill(promptIds(tokens, vocab));
