@@ -2,6 +2,7 @@
  * Measures what the `default` preset's comment promises: prefill time of a 2 000-token prompt
  * (and one decode step after it) on the current backend. Not a test — run by hand:
  *   npx tsx test/model/measure-default-prefill.ts [tokens=2000] [repeats=3]
+ * (KVLAB_WASM_THREADS=1 for the single-threaded wasm build; `npm run bench:prefill` compares both.)
  */
 import { createModel, parameterCount } from '../../lib/src/model';
 import { backendReport } from '../../lib/src/runtime';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       backend: backendReport()?.backend,
+      wasmThreads: backendReport()?.wasmThreads,
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model,
       parameters: parameterCount(model.config),

@@ -1,12 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { MAX_WASM_THREADS, resolveWasmThreads } from '../../lib/src/runtime/backend';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Run initBackend() in a fresh process (the choice is once per process) and return its report. */
-function report(env: Record<string, string | undefined>): { out: string } {
-  const script = "require('./lib/src/runtime/backend').initBackend().then((r) => console.log(JSON.stringify(r)), (e) => console.log(JSON.stringify({ error: e.code, message: e.message })))";
+/** Run initBackend(args…) in a fresh process (the choice is once per process) and return its report. */
+function report(env: Record<string, string | undefined>, args = ''): { out: string } {
+  const script = `require('./lib/src/runtime/backend').initBackend(${args}).then((r) => console.log(JSON.stringify(r)), (e) => console.log(JSON.stringify({ error: e.code, message: e.message })))`;
   const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
   return { out: out.trim().split('\n').pop() ?? '' };
 }
@@ -34,5 +36,56 @@ describe('TensorFlow.js backend selection', function () {
     const native = JSON.parse(report({ KVLAB_BACKEND: 'tensorflow' }).out);
     if (native.error) assert.equal(native.error, 'BACKEND_UNAVAILABLE');
     else assert.equal(native.backend, 'tensorflow');
+  });
+});
+
+describe('wasm backend threads', function () {
+  this.timeout(120_000);
+
+  it('KVLAB_WASM_THREADS is honoured: 2 runs the threaded build on 2 threads, 1 the single-threaded one', () => {
+    const two = JSON.parse(report({ KVLAB_BACKEND: 'wasm', KVLAB_WASM_THREADS: '2' }).out);
+    assert.equal(two.backend, 'wasm');
+    assert.equal(two.wasmThreadsFallback, undefined, two.wasmThreadsFallback);
+    assert.equal(two.wasmThreads, 2);
+    const one = JSON.parse(report({ KVLAB_BACKEND: 'wasm', KVLAB_WASM_THREADS: '1' }).out);
+    assert.equal(one.wasmThreads, 1);
+    assert.equal(one.wasmThreadsFallback, undefined);
+    assert.equal(JSON.parse(report({ KVLAB_BACKEND: 'wasm', KVLAB_WASM_THREADS: undefined }).out).wasmThreads, 1, 'the default is 1 thread');
+  });
+
+  it('the wasmThreads option wins over KVLAB_WASM_THREADS', () => {
+    const r = JSON.parse(report({ KVLAB_WASM_THREADS: '1' }, "'wasm', { wasmThreads: 2 }").out);
+    assert.equal(r.wasmThreads, 2);
+  });
+
+  it('a threaded build that does not start in time falls back to 1 thread and says why', () => {
+    const r = JSON.parse(report({ KVLAB_WASM_THREADS: undefined }, "'wasm', { wasmThreads: 2, wasmThreadsTimeoutMs: 1 }").out);
+    assert.equal(r.backend, 'wasm');
+    assert.equal(r.wasmThreads, 1);
+    assert.match(r.wasmThreadsFallback, /did not start within 1 ms/);
+  });
+
+  it("1 thread unless asked; 'auto' is one per available CPU, at most 8; bad values are CONFIG_ERRORs", () => {
+    const saved = process.env.KVLAB_WASM_THREADS;
+    try {
+      delete process.env.KVLAB_WASM_THREADS;
+      assert.equal(resolveWasmThreads(), 1);
+      assert.equal(resolveWasmThreads({ wasmThreads: 'auto' }), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+      assert.equal(resolveWasmThreads({ wasmThreads: 3 }), 3);
+      process.env.KVLAB_WASM_THREADS = '4';
+      assert.equal(resolveWasmThreads(), 4);
+      process.env.KVLAB_WASM_THREADS = 'AUTO';
+      assert.equal(resolveWasmThreads(), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+      assert.equal(resolveWasmThreads({ wasmThreads: 1 }), 1);
+      for (const bad of ['0', '9', 'two', '1.5']) {
+        process.env.KVLAB_WASM_THREADS = bad;
+        assert.throws(() => resolveWasmThreads(), (e: { code?: string }) => e.code === 'CONFIG_ERROR', bad);
+      }
+      assert.throws(() => resolveWasmThreads({ wasmThreads: 0 }), (e: { code?: string }) => e.code === 'CONFIG_ERROR');
+    } finally {
+      if (saved === undefined) delete process.env.KVLAB_WASM_THREADS;
+      else process.env.KVLAB_WASM_THREADS = saved;
+    }
+    assert.equal(JSON.parse(report({ KVLAB_WASM_THREADS: 'lots' }).out).error, 'CONFIG_ERROR');
   });
 });
