@@ -45,6 +45,7 @@ const ts = (script, ...args) => [tsx(script)[0], [...tsx(script)[1], ...args]];
 await step('tensor encodings and codecs (bench:serde)', ...ts('scripts/bench-serde.ts', '--out', path.join(OUT, 'results', 'serde.json')));
 await step('Redis load throughput and lookup round trips (bench:store)', ...ts('scripts/bench-store.ts', '--out', path.join(OUT, 'results', 'store.json')));
 await step('workloads × strategies, multi-worker, cost (bench)', process.execPath, ['lib/dist/cli/main.js', 'bench', '--out', path.join(OUT, 'results')]);
+await step('model prefill on one and two threads against a BLAS (bench:prefill)', ...ts('scripts/bench-prefill.ts', '--out', path.join(OUT, 'results', 'prefill.json')));
 await step('what a block costs Redis (bench:sizing)', ...ts('scripts/bench-sizing.ts', '--out', path.join(OUT, 'results', 'sizing.json')));
 await step('Redis, Redis Cluster, memcached, memory; three clients (bench:backends)', ...ts('scripts/bench-backends.ts', '--out', path.join(OUT, 'results', 'backends.json')));
 await step('three cache layers (bench:tiers)', ...ts('scripts/bench-tiers.ts', '--out', path.join(OUT, 'results', 'tiers.json')));

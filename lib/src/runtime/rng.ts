@@ -77,7 +77,29 @@ export class SeededRng {
 
   /** Fill `out` with uniform values in [lo, hi). */
   fillUniform(out: Float32Array, lo: number, hi: number): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * (this.nextU32() / 4294967296);
+    // The same stream as nextU32, with the state in locals: ~10× faster than a method call per value,
+    // which is what seeding a billion-parameter model takes (int32 arithmetic, one float store).
+    let s0 = this.s0 | 0;
+    let s1 = this.s1 | 0;
+    let s2 = this.s2 | 0;
+    let s3 = this.s3 | 0;
+    const span = hi - lo;
+    for (let i = 0; i < out.length; i++) {
+      const r = Math.imul(s1, 5);
+      const result = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = lo + span * (result / 4294967296); // the same expression as uniform(): the same floats
+    }
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
     return out;
   }
 
