@@ -102,21 +102,27 @@ export function canRunLab(versions) {
   return Boolean(versions && versions.nbclient && versions.nbconvert && (versions.notebook || versions.jupyterlab));
 }
 
-/** The first candidate Python that can run the lab, with its versions; undefined if none. */
-export function findJupyter({ root, env = process.env }) {
+/**
+ * The first candidate Python that can run the lab (with `ui: 'lab'`, one that has JupyterLab; with
+ * 'notebook', one that has the Notebook), with its versions; undefined if none.
+ */
+export function findJupyter({ root, env = process.env, ui }) {
   for (const python of pythonCandidates({ root, env })) {
     if (python !== 'python3' && python !== 'python' && !fs.existsSync(python)) continue;
     const versions = probePython(python);
-    if (canRunLab(versions)) return { python, versions };
+    if (!canRunLab(versions)) continue;
+    if (ui === 'lab' && !versions.jupyterlab) continue;
+    if (ui === 'notebook' && !versions.notebook) continue;
+    return { python, versions };
   }
-  return undefined;
+  return ui ? findJupyter({ root, env }) : undefined;
 }
 
 /** How to get JupyterLab, per platform (it is not packaged in Debian 12). */
 export const JUPYTERLAB_HOWTO = [
-  'JupyterLab is not installed in the Python the lab uses. Install it one of these ways, then run `npm start --lab` again:',
+  'JupyterLab is not installed (no Python the lab looked at has it). Install it one of these ways, then run `npm run lab` again:',
   '  macOS (Homebrew):   brew install pipx && pipx install jupyterlab     (or: brew install jupyterlab)',
-  '  Debian 12 / Ubuntu: sudo apt-get install pipx && pipx install jupyterlab',
+  '  Debian 12 / Ubuntu: sudo apt-get install pipx && pipx install jupyterlab && pipx ensurepath',
   '                      (Debian 12 does not package JupyterLab)',
   '  any platform:       python3 -m venv .kvlab/venv && .kvlab/venv/bin/python -m pip install jupyterlab',
   '                      (the lab finds .kvlab/venv by itself; Windows: .kvlab\\venv\\Scripts\\python -m pip install jupyterlab)',
@@ -124,7 +130,7 @@ export const JUPYTERLAB_HOWTO = [
 
 /** How to get the Notebook. */
 export const NOTEBOOK_HOWTO = [
-  'Jupyter Notebook is not installed in the Python the lab uses. Install it one of these ways:',
+  'Jupyter Notebook is not installed (no Python the lab looked at has it). Install it one of these ways:',
   '  Debian 12 / Ubuntu: sudo apt-get install jupyter-notebook python3-nbclient jupyter-nbconvert',
   '  macOS (Homebrew):   brew install pipx && pipx install notebook',
   '  any platform:       python3 -m venv .kvlab/venv && .kvlab/venv/bin/python -m pip install notebook',
@@ -173,4 +179,14 @@ export function jupyterUrls(plan, base, token) {
   const encode = (name) => name.split('/').map(encodeURIComponent).join('/');
   if (plan.app === 'lab') return { home: `${base}/lab${q}`, notebook: (name) => `${base}/lab/tree/${encode(name)}${q}` };
   return { home: `${base}/tree${q}`, notebook: (name) => `${base}/notebooks/${encode(name)}${q}` };
+}
+
+/**
+ * The UI asked for: `npm start --lab` reaches the script as npm's own config (npm_config_lab=true),
+ * `npm start -- --lab` as an argument. undefined: let jupyterPlan choose.
+ */
+export function requestedUi(options, env = process.env) {
+  if (options.lab || env.npm_config_lab === 'true') return 'lab';
+  if (options.notebook || env.npm_config_notebook === 'true') return 'notebook';
+  return undefined;
 }

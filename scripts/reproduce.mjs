@@ -37,7 +37,7 @@ async function step(name, cmd, args, env = {}) {
   steps.push({ name, ok: r.status === 0, seconds: (Date.now() - t0) / 1000 });
 }
 
-await setup({ redis: !process.env.REDIS_URL });
+await setup();
 fs.mkdirSync(path.join(ROOT, OUT, 'results'), { recursive: true });
 const tsx = (script) => [process.execPath, ['--import', 'tsx', script]];
 const ts = (script, ...args) => [tsx(script)[0], [...tsx(script)[1], ...args]];

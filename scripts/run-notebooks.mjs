@@ -45,7 +45,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'script
   --record      keep the run times in results/notebooks.json`);
       process.exit(0);
     }
-    await setup({ redis: !process.env.REDIS_URL });
+    await setup();
     const withSolutions = opts.solutions === true;
     const record = opts.record === true;
     const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions') } : {});

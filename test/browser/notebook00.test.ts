@@ -25,12 +25,12 @@ describe('browser: notebook 00 in the lab', function () {
   let page: Page;
 
   before(async () => {
-    const setupModule = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'setup.mjs')).href)) as { chromiumPath(): string };
+    const chromiumModule = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'chromium.mjs')).href)) as { findChromium(): string | undefined; CHROMIUM_ARGS: string[] };
     const labModule = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'lab.mjs')).href)) as { startLab(o: { quiet: boolean }): Promise<Lab> };
     lab = await labModule.startLab({ quiet: true });
     browser = await chromium.launch({
-      executablePath: setupModule.chromiumPath(),
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      executablePath: chromiumModule.findChromium(),
+      args: chromiumModule.CHROMIUM_ARGS,
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
   });
