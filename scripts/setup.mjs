@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildLib as buildCleanLib } from './build.mjs';
 import { findChromium } from './chromium.mjs';
-import { findJupyter } from './jupyter.mjs';
+import { findJupyter, parseVersion, probePython } from './jupyter.mjs';
 import { parseArgs } from 'node:util';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -175,12 +175,19 @@ export function manualInstructions(missing, { root = process.getuid?.() === 0, p
   return lines.join('\n');
 }
 
+const canApt = () => process.platform === 'linux' && isDebianLike() && process.getuid?.() === 0 && has('apt-get');
+
+function aptInstall(pkgs) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env });
+}
+
 function systemPackages({ browser }) {
   const wanted = REQUIREMENTS.filter((r) => browser || !r.forTest);
   const missing = wanted.filter((r) => !r.present());
   if (missing.length === 0) return log(`system packages: present (${wanted.map((r) => r.what).join('; ')})`);
-  const canApt = process.platform === 'linux' && isDebianLike() && process.getuid?.() === 0 && has('apt-get');
-  if (!canApt) {
+  if (!canApt()) {
     process.stderr.write(manualInstructions(missing));
     const required = missing.filter((r) => !r.optional?.());
     if (required.length === 0) {
@@ -191,13 +198,44 @@ function systemPackages({ browser }) {
     err.exitCode = 2;
     throw err;
   }
-  const pkgs = missing.flatMap((r) => r.apt);
   log(`installing ${missing.map((r) => r.what).join(', ')} from Debian packages`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env });
+  aptInstall(missing.flatMap((r) => r.apt));
   const still = missing.filter((r) => !r.present());
   if (still.length) throw new Error(`still missing after apt-get install: ${still.map((r) => r.what).join(', ')}`);
+}
+
+// ---- Notebook 7 and JupyterLab for the browser test ------------------------------------------
+
+/** A virtual environment with Notebook 7 and JupyterLab, only for `npm test`'s browser test (the lab never uses it). */
+export const TEST_JUPYTER_DIR = path.join(STATE_DIR, 'test-jupyter');
+
+export function testJupyterPython() {
+  return process.platform === 'win32' ? path.join(TEST_JUPYTER_DIR, 'Scripts', 'python.exe') : path.join(TEST_JUPYTER_DIR, 'bin', 'python');
+}
+
+/**
+ * Debian 12 packages only the classic Notebook 6, but learners elsewhere get Notebook 7 or JupyterLab
+ * from pip: the browser test runs notebook 00 in those too, from this environment (pip, ~40 s once).
+ */
+function testJupyters() {
+  const py = testJupyterPython();
+  const v = fs.existsSync(py) ? probePython(py) : undefined;
+  if (v && parseVersion(v.notebook)?.major >= 7 && parseVersion(v.jupyterlab)?.major >= 4) {
+    return log(`Notebook ${v.notebook} and JupyterLab ${v.jupyterlab} for the browser test: present (${path.relative(ROOT, TEST_JUPYTER_DIR)})`);
+  }
+  const venvCapable = () => ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import venv, ensurepip'], { stdio: 'ignore' }).status === 0);
+  if (!venvCapable() && canApt()) aptInstall(['python3-venv']);
+  const base = venvCapable();
+  if (!base) throw Object.assign(new Error('the browser test needs a Python that can create virtual environments (Debian: apt-get install python3-venv)'), { exitCode: 2 });
+  log(`installing Notebook 7 and JupyterLab for the browser test into ${path.relative(ROOT, TEST_JUPYTER_DIR)} (pip)`);
+  fs.rmSync(TEST_JUPYTER_DIR, { recursive: true, force: true });
+  run(base, ['-m', 'venv', TEST_JUPYTER_DIR]);
+  const pip = spawnSync(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--retries', '1', 'notebook>=7', 'jupyterlab>=4'], { cwd: ROOT, encoding: 'utf8' });
+  if (pip.status !== 0) {
+    process.stderr.write((pip.stdout + pip.stderr).split('\n').filter((l) => !/is ignored: it is neither/.test(l)).slice(-30).join('\n') + '\n');
+    fs.rmSync(TEST_JUPYTER_DIR, { recursive: true, force: true });
+    throw new Error('pip could not install Notebook 7 and JupyterLab for the browser test (see above)');
+  }
 }
 
 // ---- Jupyter kernel spec --------------------------------------------------------------------
@@ -252,6 +290,7 @@ export async function setup(options = {}) {
   checkNode();
   npmDependencies();
   systemPackages({ browser: options.browser ?? false });
+  if (options.browser) testJupyters();
   kernelSpec();
   buildLib();
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

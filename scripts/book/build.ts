@@ -87,6 +87,7 @@ function copyAssets(root: string, out: string, images: Iterable<string>): void {
 }
 
 function gitCommit(root: string): string | undefined {
+  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
