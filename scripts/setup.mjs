@@ -166,7 +166,7 @@ export function manualInstructions(missing, { root = process.getuid?.() === 0, p
       '', 'Jupyter anywhere (macOS, other Linux, Windows), in its own environment as Homebrew\'s and recent',
       'distributions\' Pythons require — one of:',
       '  pipx install notebook                   # Notebook 7 (pipx: `brew install pipx`, `apt install pipx`, …)',
-      '  pipx install jupyterlab                 # JupyterLab; start the lab with `npm start --lab`',
+      '  pipx install jupyterlab                 # JupyterLab; start the lab with `npm run lab`',
       '  python3 -m venv .kvlab/venv && .kvlab/venv/bin/python -m pip install notebook   # project-local, or jupyterlab',
       'The lab finds .kvlab/venv, and the Python behind the `jupyter` command on PATH (pipx, Homebrew).',
     );

@@ -8,7 +8,7 @@ import { requestedUi } from './jupyter.mjs';
 
 const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, lab: { type: 'boolean' }, notebook: { type: 'boolean' } } });
 if (opts.help) {
-  console.log(`usage: npm start [--lab | --notebook]
+  console.log(`usage: npm start [-- --lab | --notebook]     (npm run lab: the same as --lab)
 
   Set up what is missing, then run the lab until Ctrl-C: an embedded Redis (a random password per
   run; unless REDIS_URL is set) and Jupyter with the tslab kernel, on 127.0.0.1. The Notebook (6 or
