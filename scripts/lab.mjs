@@ -1,12 +1,14 @@
-// The lab's processes: an embedded Redis (unless REDIS_URL is set) and Jupyter Notebook with the
-// project-local tslab kernel. Shared by `npm start`, the notebook runner and the browser test.
+// The lab's processes: an embedded Redis (unless REDIS_URL is set) and Jupyter (Notebook 6 or 7, or
+// JupyterLab; scripts/jupyter.mjs picks the flags from the installed version) with the project-local
+// tslab kernel. Shared by `npm start`, the notebook runner and the browser tests.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { ROOT, STATE_DIR, findPython, jupyterEnv } from './setup.mjs';
+import { ROOT, STATE_DIR, jupyterEnv } from './setup.mjs';
+import { findJupyter, jupyterArgs, jupyterPlan, jupyterUrls, probePython } from './jupyter.mjs';
 
 const require = createRequire(import.meta.url);
 const PID_FILE = path.join(STATE_DIR, 'lab.pids.json');
@@ -101,29 +103,35 @@ function stopProcessGroup(proc, timeoutMs = 8000) {
 }
 
 /**
- * Start Redis and Jupyter Notebook on localhost with notebooks/ open.
- * @returns {{url: string, base: string, token: string, redisUrl: string, stop: () => Promise<void>}}
+ * Start Redis and Jupyter on localhost with notebooks/ open.
+ * @param {{port?: number, quiet?: boolean, env?: object, ui?: 'notebook' | 'lab', python?: string}} options
+ *   ui: the Notebook or JupyterLab (default: the Notebook when installed, else JupyterLab);
+ *   python: the Python that has Jupyter (default: found by scripts/jupyter.mjs)
+ * @returns {{url: string, base: string, token: string, redisUrl: string, app: string, version: string,
+ *   notebookUrl: (name: string) => string, stop: () => Promise<void>}}
  */
-export async function startLab({ port, quiet = false, env = {} } = {}) {
+export async function startLab({ port, quiet = false, env = {}, ui, python } = {}) {
   killStale();
-  const python = findPython();
-  if (!python) throw new Error('no Python with Jupyter Notebook found: run `npm run setup`');
+  const found = python ? { python, versions: probePython(python) } : findJupyter({ root: ROOT, ui });
+  if (!found?.versions) throw Object.assign(new Error('no Python with Jupyter found: run `npm run setup`'), { exitCode: 2 });
+  const plan = jupyterPlan(found.versions, { ui });
   const redis = await startRedis({ quiet });
   const jupyterPort = port ?? (await freePort());
   const token = randomBytes(16).toString('hex');
   const base = `http://127.0.0.1:${jupyterPort}`;
   const logFile = path.join(STATE_DIR, 'jupyter.log');
+  fs.mkdirSync(STATE_DIR, { recursive: true });
   const out = fs.openSync(logFile, 'w');
   // Own process group: a Ctrl-C in the terminal reaches only us, and we stop Jupyter cleanly
   // (Notebook would otherwise ask "Shutdown this notebook server (y/[n])?").
-  const proc = spawn(python, [
-    '-m', 'notebook', '--no-browser', '--ip=127.0.0.1', `--port=${jupyterPort}`, '--port-retries=0',
-    `--notebook-dir=${path.join(ROOT, 'notebooks')}`, `--NotebookApp.token=${token}`,
-    // Containers and CI run as root; Jupyter refuses that unless told. It still binds loopback only.
-    ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
-  ], { cwd: ROOT, env: jupyterEnv({ ...env, REDIS_URL: redis.url }), stdio: ['ignore', out, out], detached: true });
+  // Containers and CI run as root; Jupyter refuses that unless told. It still binds loopback only.
+  const args = jupyterArgs(plan, { port: jupyterPort, notebookDir: path.join(ROOT, 'notebooks'), asRoot: process.getuid?.() === 0 });
+  const proc = spawn(found.python, args, {
+    cwd: ROOT, env: jupyterEnv({ ...env, REDIS_URL: redis.url, JUPYTER_TOKEN: token }), stdio: ['ignore', out, out], detached: true,
+  });
   fs.closeSync(out);
   rememberPids([proc.pid, ...(redis.pid ? [redis.pid] : [])]);
+  if (!quiet) process.stderr.write(`[lab] ${plan.app === 'lab' ? 'JupyterLab' : 'Jupyter Notebook'} ${plan.version} (${found.python})\n`);
   try {
     await waitForJupyter(base, token, proc);
   } catch (err) {
@@ -131,12 +139,16 @@ export async function startLab({ port, quiet = false, env = {} } = {}) {
     await redis.stop();
     throw new Error(`${err.message}; see ${path.relative(ROOT, logFile)}`);
   }
+  const urls = jupyterUrls(plan, base, token);
   let stopped = false;
   return {
-    url: `${base}/tree?token=${token}`,
+    url: urls.home,
     base,
     token,
     redisUrl: redis.url,
+    app: plan.app,
+    version: plan.version,
+    notebookUrl: urls.notebook,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -38,7 +38,7 @@ async function step(name, cmd, args, env = {}) {
   steps.push({ name, ok: r.status === 0, seconds: (Date.now() - t0) / 1000 });
 }
 
-await setup({ redis: !process.env.REDIS_URL });
+await setup();
 fs.mkdirSync(path.join(ROOT, OUT, 'results'), { recursive: true });
 const tsx = (script) => [process.execPath, ['--import', 'tsx', script]];
 const ts = (script, ...args) => [tsx(script)[0], [...tsx(script)[1], ...args]];
@@ -65,5 +65,5 @@ fs.writeFileSync(path.join(ROOT, OUT, 'index.html'), `<!doctype html><meta chars
 say('\n── reproduce summary ──');
 for (const s of steps) say(`${s.ok ? '✓' : '✗'} ${s.name} (${s.seconds.toFixed(0)} s)`);
 say(`took ${((Date.now() - started) / 60000).toFixed(1)} min on ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`);
-say(`open ${path.join(OUT, 'index.html')}`);
+say(`open ${path.join(OUT, 'index.html')}; the book of this run: npm run book (→ out/book/index.html)`);
 process.exit(steps.every((s) => s.ok) ? 0 : 1);

@@ -32,23 +32,27 @@ export async function runNotebooks(files = listNotebooks(), { outDir = 'out', en
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, 'scripts', 'run-notebooks.mjs')) {
   try {
     const { values: opts, positionals: files } = parseArgs({
-      options: { help: { type: 'boolean', short: 'h' }, solutions: { type: 'boolean' }, record: { type: 'boolean' } },
+      options: { help: { type: 'boolean', short: 'h' }, solutions: { type: 'boolean' }, record: { type: 'boolean' }, out: { type: 'string' } },
       allowPositionals: true,
     });
     if (opts.help) {
-      console.log(`usage: npm run notebooks -- [--solutions] [--record] [notebooks/NN_….ipynb …]
+      console.log(`usage: npm run notebooks -- [--solutions] [--record] [--out DIR] [notebooks/NN_….ipynb …]
 
   Execute notebooks headless on the tslab kernel (full sizes unless KVLAB_FAST=1), with the lab's
   Redis (an embedded one unless REDIS_URL is set). Executed copies and HTML go to out/.
 
   --solutions   fill in the reference solutions of the exercises (what CI does); checks are strict
-  --record      keep the run times in results/notebooks.json`);
+  --record      keep the run times in results/notebooks.json
+  --out DIR     write executed copies to DIR/notebooks and HTML to DIR/html (default: out)`);
       process.exit(0);
     }
-    await setup({ redis: !process.env.REDIS_URL });
+    await setup();
     const withSolutions = opts.solutions === true;
     const record = opts.record === true;
-    const { status, results } = await runNotebooks(files.length ? files : undefined, withSolutions ? { solutions: path.join(ROOT, 'solutions') } : {});
+    const { status, results } = await runNotebooks(files.length ? files : undefined, {
+      ...(opts.out ? { outDir: path.relative(ROOT, path.resolve(opts.out)) } : {}),
+      ...(withSolutions ? { solutions: path.join(ROOT, 'solutions') } : {}),
+    });
     if (record) {
       const cpus = os.cpus();
       // Keep earlier timings of notebooks this run did not execute.

@@ -3,8 +3,8 @@
 
 tslab reports a failing cell only through the execute reply's status (it sends no `error`
 message, and silently aborts requests that follow an error), so a notebook fails here on the
-first cell whose reply status is not "ok". Executed copies go to out/notebooks/, HTML exports
-to out/html/, a summary to out/notebooks/results.json. Ends with "N passed, M failed".
+first cell whose reply status is not "ok". Executed copies go to out/notebooks/ (with kvlab.run in
+their metadata: fast or full mode, date, time, for the book), HTML exports to out/html/, a summary to out/notebooks/results.json. Ends with "N passed, M failed".
 
 A notebook may declare required outputs in its metadata, checked after execution:
   "kvlab": {"expect_output_mimes": [["application/vnd.plotly.v1+json", "text/html"]]}
@@ -109,6 +109,14 @@ def run_one(path, out_dir, html_dir, timeout, kernel, solutions=None):
         result.update(status="failed", error=f"{type(e).__name__}: {e}")
         traceback.print_exc()
     result["seconds"] = round(time.time() - started, 1)
+    # How this copy was made, for the book (scripts/book.ts): fast or full sizes, when, how long.
+    nb.metadata.setdefault("kvlab", {})["run"] = {
+        "fast": os.environ.get("KVLAB_FAST", "") not in ("", "0", "false"),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": result["seconds"],
+        "solutions": solutions is not None,
+        "status": result["status"],
+    }
     os.makedirs(out_dir, exist_ok=True)
     os.makedirs(html_dir, exist_ok=True)
     nbformat.write(nb, os.path.join(out_dir, os.path.basename(path)))

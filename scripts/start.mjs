@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // `npm start`: set up what is missing, then run the lab (embedded Redis + Jupyter with tslab)
-// until Ctrl-C.
+// until Ctrl-C. `npm start --lab` (or `npm start -- --lab`) runs JupyterLab instead of the Notebook.
 import { parseArgs } from 'node:util';
 import { setup } from './setup.mjs';
 import { startLab } from './lab.mjs';
+import { requestedUi } from './jupyter.mjs';
 
-if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
-  console.log(`usage: npm start
+const { values: opts } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, lab: { type: 'boolean' }, notebook: { type: 'boolean' } } });
+if (opts.help) {
+  console.log(`usage: npm start [-- --lab | --notebook]     (npm run lab: the same as --lab)
 
   Set up what is missing, then run the lab until Ctrl-C: an embedded Redis (a random password per
-  run; unless REDIS_URL is set) and Jupyter Notebook with the tslab kernel, on 127.0.0.1.
+  run; unless REDIS_URL is set) and Jupyter with the tslab kernel, on 127.0.0.1. The Notebook (6 or
+  7, flags chosen from the installed version) when it is installed, else JupyterLab.
 
+  --lab            JupyterLab (pipx install jupyterlab, or .kvlab/venv; Debian 12 does not package it)
+  --notebook       the Notebook
   KVLAB_PORT=N     the Jupyter port (default: a free one)
   REDIS_URL=…      use this Redis instead of an embedded one`);
   process.exit(0);
@@ -18,13 +23,15 @@ if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.hel
 
 const started = Date.now();
 try {
-  await setup({ redis: !process.env.REDIS_URL });
+  await setup();
   const port = process.env.KVLAB_PORT ? Number(process.env.KVLAB_PORT) : undefined;
-  const lab = await startLab({ port });
+  const lab = await startLab({ port, ui: requestedUi(opts) });
   const bar = '─'.repeat(72);
-  process.stdout.write(`\n${bar}\n kvcache-lab is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n\n` +
+  const name = lab.app === 'lab' ? `JupyterLab ${lab.version}` : `Jupyter Notebook ${lab.version}`;
+  process.stdout.write(`\n${bar}\n kvcache-lab is running: ${name} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n\n` +
     ` Open the notebooks:  ${lab.url}\n` +
-    ` Start with:          00_start_here.ipynb (kernel: TypeScript (tslab))\n\n` +
+    ` Start with:          ${lab.notebookUrl('00_start_here.ipynb')}\n` +
+    `                      (kernel: TypeScript (tslab))\n\n` +
     ` Press Ctrl-C to stop Jupyter and Redis.\n${bar}\n`);
   let stopping = false;
   const shutdown = async (signal) => {

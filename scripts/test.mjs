@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: set-up, then type-check, lint, clean-notebook check, the mocha suite and headless
-// execution of every notebook, all in fast mode (KVLAB_FAST=1). The last line totals everything:
+// `npm test`: set-up, then type-check, lint, clean-notebook check, the mocha suite, headless
+// execution of every notebook, the book built from them and checked in Chromium, and the notebooks
+// against an external Redis, all in fast mode (KVLAB_FAST=1). The last line totals everything:
 // "N passed, M failed" (static checks count one each, mocha tests and notebooks one each).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,8 +18,10 @@ const { values: opts, positionals } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm test [-- --mocha-only [test files…]]
 
-  Set-up, type-check, lint, clean-notebook check, docs check, the mocha suite and every notebook
-  executed headless, in fast mode (KVLAB_FAST=1). The last line is "N passed, M failed".
+  Set-up, type-check, lint, clean-notebook check, docs check, the mocha suite, every notebook
+  executed headless, the book built from them and opened in headless Chromium, and the notebooks
+  against an external Redis (REDIS_URL), in fast mode (KVLAB_FAST=1). The last line is
+  "N passed, M failed"; a skipped test counts as failed (set-up installs what every test needs).
 
   --mocha-only   run only the mocha suite (or the test files given), without set-up or notebooks`);
   process.exit(0);
@@ -62,19 +65,27 @@ const docs = await runChild(process.execPath, ['--import', 'tsx', 'scripts/docs.
 record('docs sync', docs.status === 0 ? 1 : 0, docs.status === 0 ? 0 : 1);
 }
 
-banner('mocha');
-const summaryFile = path.join(ROOT, 'out', 'mocha-summary.json');
-fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
-fs.rmSync(summaryFile, { force: true });
-const mocha = await node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs'), ...mochaFiles], {
-  env: { ...process.env, KVLAB_MOCHA_SUMMARY: summaryFile },
-});
-if (fs.existsSync(summaryFile)) {
-  const s = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
-  record('mocha tests', s.passes, s.failures, s.pending ? `${s.pending} pending` : '');
-} else {
-  record('mocha tests', 0, 1, `mocha exited ${mocha.status} without a summary`);
+/**
+ * Run mocha on `files` with the summary reporter and record its passes and failures. A skipped test
+ * counts as failed: set-up installs everything every test needs, so a skip means something is missing.
+ */
+async function mochaStage(name, files, env = {}) {
+  const summaryFile = path.join(ROOT, 'out', `mocha-summary-${name.replace(/\W+/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(summaryFile), { recursive: true });
+  fs.rmSync(summaryFile, { force: true });
+  const r = await node('node_modules/mocha/bin/mocha.js', ['--reporter', path.join(ROOT, 'test', 'harness', 'summary-reporter.cjs'), ...files], {
+    env: { ...process.env, ...env, KVLAB_MOCHA_SUMMARY: summaryFile },
+  });
+  if (fs.existsSync(summaryFile)) {
+    const s = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+    record(name, s.passes, s.failures + s.pending, s.pending ? `${s.pending} skipped (counted as failed)` : '');
+  } else {
+    record(name, 0, 1, `mocha exited ${r.status} without a summary`);
+  }
 }
+
+banner('mocha');
+await mochaStage('mocha tests', mochaFiles);
 
 if (!opts['mocha-only']) {
 banner('notebooks (tslab kernel, nbclient), exercises filled with the reference solutions');
@@ -86,6 +97,14 @@ try {
   process.stderr.write(`[test] notebook runner failed: ${err.message}\n`);
   record('notebooks', 0, 1, err.message);
 }
+
+banner('book: the notebooks just executed and the docs as a site (npm run book), every page in headless Chromium');
+const book = await runChild(process.execPath, ['--import', 'tsx', 'scripts/book.ts', '--from', 'out/notebooks', '--out', 'out/book'], { cwd: ROOT });
+record('book build', book.status === 0 ? 1 : 0, book.status === 0 ? 0 : 1);
+if (book.status === 0) await mochaStage('book in Chromium', ['test/browser/book-site.check.ts'], { KVLAB_BOOK_DIR: path.join(ROOT, 'out', 'book') });
+
+banner('notebooks against an external Redis (REDIS_URL set, as with Docker), and without redis-server');
+await mochaStage('external Redis', ['test/harness/external-redis.check.ts']);
 }
 
 banner('summary');
