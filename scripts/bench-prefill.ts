@@ -67,7 +67,7 @@ function options(): { bench: PrefillBenchOptions; out: string } | undefined {
   }
   const bench: PrefillBenchOptions = { progressTarget: 'terminal' };
   if (values.preset !== undefined) {
-    if (!isPresetName(values.preset) || isSizeOnlyPreset(values.preset)) throw new Error(`--preset must be tiny or default, got ${values.preset}`);
+    if (!isPresetName(values.preset) || isSizeOnlyPreset(values.preset) || values.preset === 'gpu-1b') throw new Error(`--preset must be tiny or default (gpu-1b needs a GPU: npm run bench:gpu), got ${values.preset}`);
     bench.preset = values.preset;
   }
   const set = <K extends keyof PrefillBenchOptions>(key: K, value: PrefillBenchOptions[K] | undefined): void => {

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { LlamaModel, createModel, ropeTables, type AttentionTrace, type ModelConfig } from '../../lib/src/model';
 import { tf } from '../../lib/src/runtime';
 import { SAME_MODEL_TOLERANCE, assertClose, expectCode, smallConfig, tokenIds } from './helpers';
+import { describeOnEachBackend } from './backends';
 
 /** Float64 causal attention of every query head from the trace's own q, k, v: [heads, tokens, headDim]. */
 function referenceOutput(t: AttentionTrace): Float64Array {
@@ -60,7 +61,7 @@ function firstRows(data: Float32Array, heads: number, tokens: number, n: number,
   return out;
 }
 
-describe('LlamaModel.traceAttention: one layer’s attention as the model computes it', function () {
+describeOnEachBackend('LlamaModel.traceAttention: one layer’s attention as the model computes it', () => {
   const configs: [string, Partial<ModelConfig>][] = [
     ['grouped-query (4 heads, 2 kv heads)', {}],
     ['multi-head (kv heads = heads)', { numKvHeads: 4 }],

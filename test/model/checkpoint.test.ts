@@ -4,6 +4,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LlamaModel, SafetensorsReader, createModel, writeSafetensors, type LlamaWeights } from '../../lib/src/model';
+import { describeOnEachBackend } from './backends';
 import { FIXTURE_DIR, REFERENCE_TOLERANCE, REPO_ROOT, assertClose, expectCode, maxAbsDiff, smallConfig, tokenIds } from './helpers';
 
 interface Reference {
@@ -50,22 +51,6 @@ describe('checkpoints: safetensors in the Hugging Face Llama layout', function (
   });
   after(async () => {
     await fs.rm(tmp, { recursive: true, force: true });
-  });
-
-  it('the committed fixture (F32/F16/BF16 tensors, written by the numpy reference) reproduces its reference logits', async () => {
-    const reader = new SafetensorsReader(readFileSync(path.join(FIXTURE_DIR, 'model.safetensors')));
-    assert.deepEqual(new Set([...reader.tensors.values()].map((t) => t.dtype)), new Set(['F32', 'F16', 'BF16']));
-    const ref = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'reference.json'), 'utf8')) as Reference;
-    const model = await LlamaModel.load(FIXTURE_DIR, { prefillChunkSize: 5 });
-    try {
-      assert.equal(model.config.vocabSize, 64);
-      assert.equal(model.config.tieWordEmbeddings, false);
-      assert.equal(model.config.numHeads * model.config.headDim, 64);
-      assert.equal(model.config.hiddenSize, 48);
-      await checkAgainstReference(model, ref);
-    } finally {
-      model.dispose();
-    }
   });
 
   it('save → load round-trips bit-exactly (tied and untied heads), keeping the fingerprint', async () => {
@@ -161,5 +146,23 @@ describe('checkpoints: safetensors in the Hugging Face Llama layout', function (
     await fs.writeFile(path.join(dir, 'model.safetensors.index.json'), '{}');
     await expectCode(() => LlamaModel.load(dir), 'UNSUPPORTED_FORMAT', /sharded/);
     await expectCode(() => LlamaModel.load(path.join(tmp, 'no-such-dir')), 'CONFIG_ERROR', /config\.json/);
+  });
+});
+
+describeOnEachBackend('the model against the independent numpy reference (float64)', () => {
+  it('the committed fixture (F32/F16/BF16 tensors, written by the numpy reference) reproduces its reference logits', async () => {
+    const reader = new SafetensorsReader(readFileSync(path.join(FIXTURE_DIR, 'model.safetensors')));
+    assert.deepEqual(new Set([...reader.tensors.values()].map((t) => t.dtype)), new Set(['F32', 'F16', 'BF16']));
+    const ref = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'reference.json'), 'utf8')) as Reference;
+    const model = await LlamaModel.load(FIXTURE_DIR, { prefillChunkSize: 5 });
+    try {
+      assert.equal(model.config.vocabSize, 64);
+      assert.equal(model.config.tieWordEmbeddings, false);
+      assert.equal(model.config.numHeads * model.config.headDim, 64);
+      assert.equal(model.config.hiddenSize, 48);
+      await checkAgainstReference(model, ref);
+    } finally {
+      model.dispose();
+    }
   });
 });

@@ -2,12 +2,13 @@ import { strict as assert } from 'node:assert';
 import { KVCache, createModel, type KVCacheArrays, type LlamaModel } from '../../lib/src/model';
 import { tf } from '../../lib/src/runtime';
 import { SAME_MODEL_TOLERANCE, assertClose, expectCode, smallConfig, tokenIds } from './helpers';
+import { describeOnEachBackend } from './backends';
 
 function bits(a: Float32Array): number[] {
   return [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 }
 
-describe('KVCache', function () {
+describeOnEachBackend('KVCache', () => {
   let model: LlamaModel;
   let full: KVCache;
   const tokens = tokenIds(12, 97, 9);

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { LlamaModel, Tokenizer, createModel, ropeTables, type KVCache } from '../../lib/src/model';
 import { SAME_MODEL_TOLERANCE, assertClose, expectCode, maxAbsDiff, smallConfig, tokenIds } from './helpers';
+import { describeOnEachBackend } from './backends';
 
-describe('transformer: KV cache correctness', function () {
+describeOnEachBackend('transformer: KV cache correctness', () => {
   let tiny: LlamaModel;
   const tokenizer = new Tokenizer();
   const prompt = tokenizer.encode('KV caching stores the keys and values of past tokens so each new token costs one step.');

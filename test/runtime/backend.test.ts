@@ -19,10 +19,24 @@ describe('TensorFlow.js backend selection', function () {
   it('picks the first backend that loads and reports what it skipped', () => {
     const r = JSON.parse(report({ KVLAB_BACKEND: undefined }).out);
     assert.equal(r.reason, 'auto');
-    assert.ok(['tensorflow-gpu', 'tensorflow', 'wasm'].includes(r.backend), r.backend);
+    assert.ok(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'].includes(r.backend), r.backend);
     // The native packages are opt-in: when absent they are listed as skipped, in preference order.
-    const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    const order = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
     assert.deepEqual(r.skipped.map((s: { backend: string }) => s.backend), order.slice(0, order.indexOf(r.backend)));
+    // Each skipped one says why, and a missing package says how to install it.
+    for (const s of r.skipped as { backend: string; why: string }[]) assert.ok(s.why.length > 0, s.backend);
+    const webgpu = (r.skipped as { backend: string; why: string }[]).find((s) => s.backend === 'webgpu');
+    if (webgpu && /not installed/.test(webgpu.why)) assert.match(webgpu.why, /npm install webgpu @tensorflow\/tfjs-backend-webgpu/);
+  });
+
+  it('KVLAB_BACKEND=webgpu without a usable GPU is a BACKEND_UNAVAILABLE error that says what is missing', function () {
+    const r = JSON.parse(report({ KVLAB_BACKEND: 'webgpu' }).out);
+    if (r.backend === 'webgpu') {
+      assert.ok(r.gpu, 'a webgpu report names its adapter');
+      return;
+    }
+    assert.equal(r.error, 'BACKEND_UNAVAILABLE');
+    assert.match(r.message, /backend 'webgpu' could not be loaded: (not installed: npm install webgpu|WebGPU found no adapter)/);
   });
 
   it('KVLAB_BACKEND overrides the choice', () => {

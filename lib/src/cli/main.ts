@@ -3,6 +3,7 @@
  * `kvlab` — the command line of kvcache-lab.
  *   kvlab bench [options]   run the benchmark suite, write results JSON and chart HTML
  *   kvlab quickstart        a five-minute terminal tour
+ *   kvlab doctor            what the course runs on: Node, CPU, TensorFlow.js backend (and GPU), Redis
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -17,6 +18,7 @@ import { tableToText } from '../notebook/table';
 import { startEmbeddedRedis } from '../store/embedded-redis';
 import { isFastMode, redisUrlFromEnv } from '../runtime/env';
 import { KVLabError } from '../runtime/errors';
+import { checkEnvironment } from '../notebook/doctor';
 import { quickstart } from './quickstart';
 
 function list<T extends string>(valid: (s: string) => s is T, what: string) {
@@ -100,6 +102,14 @@ export function buildCli(): Command {
     .option('--redis-url <url>', 'Redis to use (default: $REDIS_URL, else an embedded redis-server)')
     .action(async (opts) => {
       await quickstart(opts.redisUrl);
+    });
+  program
+    .command('doctor')
+    .description('what the course runs on: Node, CPU, the TensorFlow.js backend (and its GPU), Redis, package versions')
+    .action(async () => {
+      const checks = await checkEnvironment();
+      console.log(tableToText(checks.map((c) => ({ check: c.check, ok: c.ok ? '✓' : '✗', detail: c.detail }))));
+      if (checks.some((c) => !c.ok)) process.exitCode = 1;
     });
   return program;
 }

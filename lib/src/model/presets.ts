@@ -1,11 +1,11 @@
 import { ConfigError, describeValue } from '../runtime/errors';
 import { validateModelConfig, type ModelConfig } from './config';
 
-/** Presets that can be instantiated with seeded weights. */
-export type RunnablePresetName = 'tiny' | 'default';
+/** Presets that can be instantiated with seeded weights (`gpu-1b` only where a GPU backend runs it). */
+export type RunnablePresetName = 'tiny' | 'default' | 'gpu-1b';
 /** Published shapes of real models, for size arithmetic (KV bytes per token, parameter counts) only. */
 export type SizeOnlyPresetName = 'llama2-7b' | 'llama3-8b' | 'llama3-70b';
-/** The name of a model preset: a runnable one (`tiny`, `default`) or a real model's shape for size arithmetic. */
+/** The name of a model preset: a runnable one (`tiny`, `default`, `gpu-1b`) or a real model's shape for size arithmetic. */
 export type PresetName = RunnablePresetName | SizeOnlyPresetName;
 
 /** r50k_base (GPT-2) has 50 257 ids; both runnable presets cover it so any text can be fed to them. */
@@ -52,6 +52,26 @@ export const MODEL_PRESETS: Readonly<Record<PresetName, Readonly<ModelConfig>>> 
     rmsNormEps: 1e-5,
     ropeTheta: 10000,
     maxContext: 4096,
+    tieWordEmbeddings: true,
+  }),
+  /**
+   * For a GPU (the webgpu backend): the shape of Llama 3.2 1B (hidden 2048, 16 layers, 32 query and
+   * 8 KV heads of 64, MLP 8192) with this tokenizer’s vocabulary, 1.08 B parameters, 4.3 GB of
+   * float32 weights; KV cache 64 KiB/token in fp32. Too big for the wasm backend (its heap stops at
+   * 4 GB) and far too slow on the cpu one: `npm run bench:gpu` runs it.
+   */
+  'gpu-1b': validateModelConfig({
+    name: 'gpu-1b',
+    vocabSize: TOKENIZER_VOCAB,
+    hiddenSize: 2048,
+    intermediateSize: 8192,
+    numLayers: 16,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 64,
+    rmsNormEps: 1e-5,
+    ropeTheta: 500000,
+    maxContext: 8192,
     tieWordEmbeddings: true,
   }),
   /** meta-llama/Llama-2-7b-hf config.json: multi-head attention (kv heads = heads). */

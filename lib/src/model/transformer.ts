@@ -401,7 +401,7 @@ function resolveConfig(presetOrConfig: PresetName | ModelConfig): Readonly<Model
     if (isSizeOnlyPreset(presetOrConfig)) {
       throw new ConfigError({
         path: 'presetOrConfig',
-        expected: "a preset that can run ('tiny' or 'default') or a ModelConfig",
+        expected: "a preset that can run ('tiny', 'default' or 'gpu-1b') or a ModelConfig",
         received: JSON.stringify(presetOrConfig),
         hint: `Preset ${presetOrConfig} describes a real model's shape for size arithmetic only.`,
       });

@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import Redis from 'ioredis';
-import { initBackend, tf } from '../runtime/backend';
+import { initBackend, tf, type BackendReport } from '../runtime/backend';
 import { redactStoreUrl } from '../store/url';
 import { packageVersion } from '../runtime/versions';
 import { redisUrlFromEnv } from '../runtime/env';
@@ -33,6 +33,14 @@ export async function probeRedis(url: string | undefined, timeoutMs = 2000): Pro
   }
 }
 
+/** The backend line: which one runs, on which GPU, and why each one before it was not used. */
+export function backendDetail(backend: BackendReport): string {
+  const gpu = backend.gpu ? `, GPU ${[backend.gpu.vendor, backend.gpu.architecture, backend.gpu.description || backend.gpu.device].filter(Boolean).join(' ')}` : '';
+  const threads = backend.wasmThreads !== undefined ? `, ${backend.wasmThreads} thread${backend.wasmThreads === 1 ? '' : 's'}` : '';
+  const skipped = backend.skipped.length ? `; not available: ${backend.skipped.map((s) => `${s.backend} (${s.why})`).join('; ')}` : '';
+  return `${backend.backend}${gpu}${threads} (${backend.reason}; tfjs ${backend.tfjsVersion})${skipped}`;
+}
+
 /** What the course runs on: Node, CPU, tfjs backend, Redis, package versions. */
 export async function checkEnvironment(): Promise<EnvironmentCheck[]> {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -41,7 +49,7 @@ export async function checkEnvironment(): Promise<EnvironmentCheck[]> {
   return [
     { check: 'Node.js', ok: major > 20 || (major === 20 && minor >= 19), detail: `${process.version} (needs ≥ 20.19)` },
     { check: 'Machine', ok: true, detail: `${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB` },
-    { check: 'TensorFlow.js backend', ok: true, detail: `${backend.backend} (${backend.reason}; tfjs ${backend.tfjsVersion})${backend.skipped.length ? `; not available: ${backend.skipped.map((s) => s.backend).join(', ')}` : ''}` },
+    { check: 'TensorFlow.js backend', ok: true, detail: backendDetail(backend) },
     { check: 'Half precision', ok: true, detail: `chosen by timing each path here: ${Object.entries(halfPrecisionPaths()).map(([c, p]) => `${c} ${p}`).join(', ')}` },
     await probeRedis(redisUrlFromEnv()),
     { check: 'Packages', ok: true, detail: ['kvcache-lab', 'tslab', 'ioredis', 'plotly.js-dist-min'].map((p) => `${p} ${packageVersion(p)}`).join(', ') },

@@ -5,10 +5,22 @@ import { BackendUnavailableError, ConfigError } from './errors';
 import { withWasmThreads } from './wasm-threads';
 
 /** The TensorFlow.js backends kvcache-lab knows how to pick, in order of preference. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
-/** The order in which backends are tried when none is requested: native GPU, native CPU, WebAssembly, plain JS. */
-export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+/**
+ * The order in which backends are tried when none is requested: native GPU (tfjs-node-gpu), WebGPU
+ * (Dawn, through the `webgpu` package), native CPU, WebAssembly, plain JS. The first two need
+ * optional packages and a GPU; without them they are skipped at the cost of a failed `require`.
+ */
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** The GPU a WebGPU backend runs on, as its adapter describes itself (fields may be empty strings). */
+export interface GpuAdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
 
 /** Which TensorFlow.js backend runs the model, why it was chosen, and which were tried before it. */
 export interface BackendReport {
@@ -23,6 +35,8 @@ export interface BackendReport {
   wasmThreads?: number;
   /** On the wasm backend: why it runs on fewer threads than asked for (the threaded build did not start). */
   wasmThreadsFallback?: string;
+  /** On the webgpu backend: the adapter Dawn chose. */
+  gpu?: GpuAdapterReport;
 }
 
 export interface BackendOptions {
@@ -62,18 +76,27 @@ const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
   tensorflow: '@tensorflow/tfjs-node',
 };
 
-type WasmInfo = Pick<BackendReport, 'wasmThreads' | 'wasmThreadsFallback'>;
+/** The optional packages behind the webgpu backend: Dawn's Node binding and tfjs's WebGPU kernels. */
+export const WEBGPU_PACKAGES = Object.freeze({ dawn: 'webgpu', backend: '@tensorflow/tfjs-backend-webgpu' });
 
-async function tryBackend(name: BackendName, options: BackendOptions): Promise<WasmInfo> {
+type BackendExtras = Pick<BackendReport, 'wasmThreads' | 'wasmThreadsFallback' | 'gpu'>;
+
+async function tryBackend(name: BackendName, options: BackendOptions): Promise<BackendExtras> {
   const pkg = NATIVE_PACKAGES[name];
   if (pkg !== undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(pkg);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(pkg);
+    } catch (err) {
+      if (isModuleMissing(err, pkg)) throw new Error(`not installed: npm install ${pkg}`, { cause: err });
+      throw err;
+    }
     // tfjs-node registers the backend under the name "tensorflow" in both variants.
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but did not register a backend`);
     return {};
   }
   if (name === 'wasm') return loadWasm(options);
+  if (name === 'webgpu') return loadWebGpu();
   await setBackend(name);
   return {};
 }
@@ -85,7 +108,72 @@ async function setBackend(name: string): Promise<void> {
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
-async function loadWasm(options: BackendOptions): Promise<WasmInfo> {
+/** The part of the WebGPU API used here (the `webgpu` package and browsers provide it). */
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<{ info?: Partial<GpuAdapterReport> } | null>;
+}
+interface DawnModule {
+  create(flags: string[]): GpuLike;
+  globals: Record<string, unknown>;
+}
+
+/** `navigator.gpu` where the runtime has one (browsers, Deno, a Node process that installed it). */
+function navigatorGpu(): GpuLike | undefined {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  return nav?.gpu ?? undefined;
+}
+
+/**
+ * Give Node a `navigator.gpu` from Dawn (the `webgpu` package), once per process. The package is ESM
+ * and optional, so it is imported by a name TypeScript does not resolve.
+ */
+async function installDawn(): Promise<GpuLike> {
+  const existing = navigatorGpu();
+  if (existing) return existing;
+  const specifier = WEBGPU_PACKAGES.dawn;
+  let dawn: DawnModule;
+  try {
+    dawn = (await import(specifier)) as DawnModule;
+  } catch (err) {
+    if (isModuleMissing(err, specifier)) throw new Error(`not installed: npm install ${WEBGPU_PACKAGES.dawn} ${WEBGPU_PACKAGES.backend}`, { cause: err });
+    throw err;
+  }
+  // tfjs-backend-webgpu looks for the WebGPU globals (GPUBufferUsage, …) and navigator.gpu.
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]);
+  const g = globalThis as { navigator?: object };
+  if (g.navigator === undefined) g.navigator = {}; // Node 20 has no navigator; 21+ has one without gpu
+  Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  return gpu;
+}
+
+let gpuAdapter: GpuAdapterReport | undefined;
+
+async function loadWebGpu(): Promise<BackendExtras> {
+  if (tf.findBackendFactory('webgpu') === null) {
+    const gpu = await installDawn();
+    // Ask first: tfjs's own factory assumes an adapter exists and fails obscurely without one.
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter === null) {
+      throw new Error('WebGPU found no adapter: no GPU driver Dawn can use (Vulkan on Linux, Metal on macOS, D3D12 on Windows)');
+    }
+    const info = adapter.info ?? {};
+    gpuAdapter = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' };
+    try {
+      // A literal name, so that bundlers include it; it registers 'webgpu' only when navigator.gpu exists.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('@tensorflow/tfjs-backend-webgpu');
+    } catch (err) {
+      if (isModuleMissing(err, WEBGPU_PACKAGES.backend)) throw new Error(`not installed: npm install ${WEBGPU_PACKAGES.backend}@${tf.version_core}`, { cause: err });
+      throw err;
+    }
+    if (tf.findBackendFactory('webgpu') === null) throw new Error(`${WEBGPU_PACKAGES.backend} loaded but did not register a backend`);
+  }
+  await setBackend('webgpu');
+  return gpuAdapter === undefined ? {} : { gpu: gpuAdapter };
+}
+
+async function loadWasm(options: BackendOptions): Promise<BackendExtras> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmModule;
   // Initialised before (threads are chosen once per process): only switch to it.
@@ -129,7 +217,7 @@ export function resolveWasmThreads(options: BackendOptions = {}): number {
 function parseEnv(value: string | undefined): BackendName | undefined {
   if (value === undefined || value === '') return undefined;
   const v = value.trim().toLowerCase();
-  const aliases: Record<string, BackendName> = { gpu: 'tensorflow-gpu', node: 'tensorflow', 'tfjs-node': 'tensorflow', 'tfjs-node-gpu': 'tensorflow-gpu' };
+  const aliases: Record<string, BackendName> = { gpu: 'tensorflow-gpu', node: 'tensorflow', 'tfjs-node': 'tensorflow', 'tfjs-node-gpu': 'tensorflow-gpu', dawn: 'webgpu' };
   const name = (aliases[v] ?? v) as BackendName;
   if (!BACKEND_PREFERENCE.includes(name)) {
     throw new ConfigError(`KVLAB_BACKEND=${JSON.stringify(value)} is not one of ${BACKEND_PREFERENCE.join(', ')}`);
@@ -139,7 +227,7 @@ function parseEnv(value: string | undefined): BackendName | undefined {
 
 /**
  * Choose and initialise the TensorFlow.js backend once per process:
- * `KVLAB_BACKEND` (or `preferred`) if set, else tfjs-node-gpu, tfjs-node, wasm, cpu — the first that loads.
+ * `KVLAB_BACKEND` (or `preferred`) if set, else tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu — the first that loads.
  * An explicitly requested backend that cannot load is an error, never a silent fallback. (The wasm
  * backend's thread count, `options.wasmThreads`, does fall back to 1: same results, only slower.)
  */
@@ -151,19 +239,19 @@ export function initBackend(preferred?: BackendName, options: BackendOptions = {
     const skipped: BackendReport['skipped'] = [];
     resolveWasmThreads(options); // a bad thread count is a ConfigError whatever backend loads
     if (wanted !== undefined) {
-      let wasmInfo: WasmInfo;
+      let extras: BackendExtras;
       try {
-        wasmInfo = await tryBackend(wanted, options);
+        extras = await tryBackend(wanted, options);
       } catch (err) {
         throw new BackendUnavailableError(`TensorFlow.js backend '${wanted}' could not be loaded: ${(err as Error).message}`, { cause: err });
       }
-      current = { backend: wanted, reason: preferred ? 'explicit' : 'env', skipped, tfjsVersion: tf.version_core, ...wasmInfo };
+      current = { backend: wanted, reason: preferred ? 'explicit' : 'env', skipped, tfjsVersion: tf.version_core, ...extras };
       return current;
     }
     for (const name of BACKEND_PREFERENCE) {
       try {
-        const wasmInfo = await tryBackend(name, options);
-        current = { backend: name, reason: 'auto', skipped, tfjsVersion: tf.version_core, ...wasmInfo };
+        const extras = await tryBackend(name, options);
+        current = { backend: name, reason: 'auto', skipped, tfjsVersion: tf.version_core, ...extras };
         return current;
       } catch (err) {
         skipped.push({ backend: name, why: firstLine((err as Error).message) });
@@ -179,6 +267,12 @@ export function initBackend(preferred?: BackendName, options: BackendOptions = {
 /** The backend chosen by {@link initBackend}, or undefined before it ran. */
 export function backendReport(): BackendReport | undefined {
   return current;
+}
+
+/** True when `err` says that `pkg` itself (not something it needs) cannot be found. */
+function isModuleMissing(err: unknown, pkg: string): boolean {
+  const e = err as { code?: string; message?: string };
+  return (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND') && (e.message ?? '').includes(`'${pkg}'`);
 }
 
 function firstLine(s: string): string {
