@@ -7,7 +7,7 @@
  * machine has. A listed backend that cannot load fails its suite: nothing is skipped. The GPU run
  * (`npm run gpu:bundle`, then on the GPU machine) sets `KVLAB_TEST_BACKENDS=webgpu,wasm`.
  */
-import { BACKEND_PREFERENCE, initBackend, type BackendName } from '../../lib/src/runtime/backend';
+import { BACKEND_PREFERENCE, backendReport, initBackend, type BackendName } from '../../lib/src/runtime/backend';
 
 export const DEFAULT_TEST_BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
 
@@ -23,15 +23,15 @@ export function testBackends(env: string | undefined = process.env.KVLAB_TEST_BA
 
 /**
  * `describe(title [backend])` once per test backend. The suite's `before` hooks run on that backend
- * (so its models' weights live there); afterwards the process's automatic choice is restored, so
- * the suites that follow run where they would have.
+ * (so its models' weights live there); afterwards the backend in use before is restored, so the
+ * suites that follow run where they would have.
  */
 export function describeOnEachBackend(title: string, body: (backend: BackendName) => void): void {
   for (const backend of testBackends()) {
     describe(`${title} [${backend}]`, function () {
       let automatic: BackendName;
       before(async function () {
-        automatic = (await initBackend()).backend;
+        automatic = (backendReport() ?? (await initBackend())).backend;
         const report = await initBackend(backend);
         if (report.gpu) console.log(`      on ${report.gpu.vendor} ${report.gpu.description || report.gpu.device}`);
       });

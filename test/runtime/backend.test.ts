@@ -39,6 +39,12 @@ describe('TensorFlow.js backend selection', function () {
     assert.match(r.message, /backend 'webgpu' could not be loaded: (not installed: npm install webgpu|WebGPU found no adapter)/);
   });
 
+  it('an explicit choice stays the choice: a later call without arguments (as every model factory makes) keeps it', () => {
+    const script = `const b = require('./lib/src/runtime/backend'); b.initBackend('cpu').then(() => b.initBackend()).then((r) => console.log(JSON.stringify({ backend: r.backend, tf: b.tf.getBackend() })))`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, KVLAB_BACKEND: undefined }, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop() ?? ''), { backend: 'cpu', tf: 'cpu' });
+  });
+
   it('KVLAB_BACKEND overrides the choice', () => {
     const r = JSON.parse(report({ KVLAB_BACKEND: 'cpu' }).out);
     assert.equal(r.backend, 'cpu');

@@ -228,7 +228,8 @@ function parseEnv(value: string | undefined): BackendName | undefined {
 /**
  * Choose and initialise the TensorFlow.js backend once per process:
  * `KVLAB_BACKEND` (or `preferred`) if set, else tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu — the first that loads.
- * An explicitly requested backend that cannot load is an error, never a silent fallback. (The wasm
+ * An explicitly requested backend that cannot load is an error, never a silent fallback; one that
+ * loads stays the choice for later calls without arguments. (The wasm
  * backend's thread count, `options.wasmThreads`, does fall back to 1: same results, only slower.)
  */
 export function initBackend(preferred?: BackendName, options: BackendOptions = {}): Promise<BackendReport> {
@@ -260,8 +261,16 @@ export function initBackend(preferred?: BackendName, options: BackendOptions = {
     throw new BackendUnavailableError(`no TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.backend}: ${s.why}`).join('; ')}`);
   };
   const p = run();
-  if (preferred === undefined) pending = p;
-  return p;
+  if (preferred === undefined) {
+    pending = p;
+    return p;
+  }
+  // An explicit choice that loaded is the process's choice from now on: later automatic calls (every
+  // model factory makes one) keep it instead of choosing again. One that failed changes nothing.
+  return p.then((report) => {
+    pending = Promise.resolve(report);
+    return report;
+  });
 }
 
 /** The backend chosen by {@link initBackend}, or undefined before it ran. */
