@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import type { ModelConfig } from '../../lib/src/model';
+import type { LlamaModel, ModelConfig } from '../../lib/src/model';
 import type { ErrorDetails } from '../../lib/src/runtime/errors';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -69,4 +69,27 @@ export function smallConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
 /** Deterministic pseudo-random token ids (no Math.random). */
 export function tokenIds(count: number, vocabSize: number, salt = 1): number[] {
   return Array.from({ length: count }, (_, i) => (i * 7919 + salt * 104729 + ((i * i) % 13)) % vocabSize);
+}
+
+/** What the numpy reference (scripts/reference/llama_reference.py) writes: logits after every prompt prefix, then greedy tokens and their logits. */
+export interface Reference {
+  promptTokens: number[];
+  promptLogits: number[][];
+  greedyTokens: number[];
+  greedyLogits: number[][];
+}
+
+/** Compare a model against a reference.json: logits after every prompt prefix, then greedy tokens and their logits. */
+export async function checkAgainstReference(model: LlamaModel, ref: Reference): Promise<number> {
+  let worst = 0;
+  for (let n = 1; n <= ref.promptTokens.length; n++) {
+    const { logits, kv } = await model.prefill(ref.promptTokens.slice(0, n));
+    kv.dispose();
+    worst = Math.max(worst, maxAbsDiff(logits, ref.promptLogits[n - 1]!));
+  }
+  const generated = await model.generate(ref.promptTokens, ref.greedyTokens.length, { returnLogits: true });
+  assert.deepEqual(generated.tokens, ref.greedyTokens);
+  generated.logits!.forEach((l, i) => (worst = Math.max(worst, maxAbsDiff(l, ref.greedyLogits[i]!))));
+  assert.ok(worst <= REFERENCE_TOLERANCE, `max |Δlogit| vs numpy reference: ${worst}`);
+  return worst;
 }
