@@ -13,6 +13,8 @@ import type { RestartBenchResult } from '../lib/src/bench/restart';
 import { AOF_MODES } from '../lib/src/bench/aof-cost';
 import { REDIS_LRU_SAMPLES, type TiersBenchResult } from '../lib/src/bench/tiers';
 import { breakEvenTokensPerMonth, paybackMonths, projectRoi } from '../lib/src/bench/roi';
+import type { GpuBenchResult } from '../lib/src/bench/gpu';
+import { gpuBreakEvenRows, gpuDecodeRows, gpuPrefillRows, gpuRunPlace, gpuTtftRows } from '../lib/src/bench/gpu-report';
 
 type Generator = (root: string) => string;
 
@@ -106,6 +108,22 @@ export const generators: Record<string, Generator> = {
   'prefill-table': (root) => {
     const { rows } = loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv'));
     return `${tableToMarkdown(rows.map((x) => ({ model: x.model, 'prompt tokens': x.promptTokens, 'prefill ms': x.prefillMs, 'tokens/s': x.prefillTokensPerS, 'KV bytes/token': x.kvBytesPerToken, 'break-even GB/s': x.breakevenGBps, note: x.note })), { digits: 6 })}\n\n_Source: lib/data/h100-prefill.tsv (its header gives how it was measured)._`;
+  },
+  'gpu-bench': (root) => {
+    const r = readJson<GpuBenchResult>(root, 'results/gpu.json');
+    if (!r) return missing('npm run gpu:bundle, then bash scripts/gpu/run.sh on a GPU machine');
+    const worst = r.agreement.length ? Math.max(...r.agreement.map((a) => a.maxAbsDiff)).toExponential(1) : '–';
+    return [
+      `**Prefill**, median of the timed runs (same seeded weights on both backends; largest |Δlogit| between them ${worst}):`,
+      tableToMarkdown(gpuPrefillRows(r)),
+      '**One decode step** (dispatch-bound on the GPU: dozens of small kernels per token):',
+      tableToMarkdown(gpuDecodeRows(r)),
+      r.ttftSkipped ? `_TTFT with the Redis cache: not measured (${r.ttftSkipped})._` : `**Time to first token**, a ${r.ttft[0]?.sharedTokens ?? ''}-token shared document then a ${r.ttft[0]?.questionTokens ?? ''}-token question, without and with the document's KV in Redis (fp16):`,
+      r.ttftSkipped ? '' : tableToMarkdown(gpuTtftRows(r)),
+      '**Break-even load bandwidth** at the longest prompt, next to what the store delivered in the same run:',
+      tableToMarkdown(gpuBreakEvenRows(r), { digits: 3 }),
+      `_Measured by \`npm run bench:gpu\` on ${gpuRunPlace(r)}; results/gpu.json. A GPU run, not the CPU machines the rest of this page was measured on._`,
+    ].filter(Boolean).join('\n\n');
   },
   'workshop-timings': (root) => {
     const run = readJson<{ date: string; fast: boolean; machine: { cpus: number; cpuModel: string; memoryGiB: number }; notebooks: { notebook: string; status: string; seconds: number }[] }>(root, 'results/notebooks.json');

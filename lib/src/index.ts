@@ -23,7 +23,7 @@ export {
   ConfigError,
 } from './runtime/errors';
 export { SeededRng } from './runtime/rng';
-export { type BackendName, type BackendReport, BACKEND_PREFERENCE, initBackend, backendReport } from './runtime/backend';
+export { type BackendName, type BackendReport, type GpuAdapterReport, BACKEND_PREFERENCE, WEBGPU_PACKAGES, initBackend, backendReport } from './runtime/backend';
 export { isFastMode, sized, redisUrlFromEnv } from './runtime/env';
 export { type ProgressReporter, type ProgressOptions, DEFAULT_PROGRESS_OPTIONS, progress } from './runtime/progress';
 export { libVersion } from './runtime/versions';
@@ -220,6 +220,16 @@ export {
   DEFAULT_THREE_TIER_CONNECTOR_OPTIONS,
   ThreeTierConnector,
 } from './bench/three-tier';
+export {
+  type GpuBenchOptions,
+  DEFAULT_GPU_BENCH_OPTIONS,
+  type GpuBenchRun,
+  type GpuTtft,
+  type GpuBreakEven,
+  type GpuBenchResult,
+  runGpuBench,
+} from './bench/gpu';
+export { formatGpuBench, gpuRunPlace, gpuPrefillRows, gpuDecodeRows, gpuTtftRows, gpuBreakEvenRows } from './bench/gpu-report';
 export { type TierCapacities, type TiersBenchOptions, defaultTiersBenchOptions, type TierSetup, TIER_SETUPS, type TierSetupResult, type TiersBenchResult, runTiersBench } from './bench/tiers';
 export {
   type RestartScenario,
