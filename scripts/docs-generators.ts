@@ -41,6 +41,25 @@ function bench(root: string): BenchmarkResults | undefined {
   return fs.existsSync(p) ? readResults(p) : undefined;
 }
 
+/**
+ * The sentence under the GPU break-even table, from the numbers: our largest preset on the GPU next
+ * to the H100 table's Llama-3-8B at a comparable prompt length, and whether the store's measured load
+ * speed in the same run was above our break-even.
+ */
+function gpuBreakEvenReading(r: GpuBenchResult, table: { model: string; promptTokens: number; breakevenGBps: number }[]): string {
+  const longest = Math.max(...r.breakEven.map((b) => b.tokens));
+  const onGpu = r.breakEven.filter((b) => b.tokens === longest && b.backend === r.backend);
+  const ours = onGpu[onGpu.length - 1];
+  const engine = table.filter((x) => x.model === 'llama3-8b').sort((a, b) => Math.abs(a.promptTokens - longest) - Math.abs(b.promptTokens - longest))[0];
+  if (!ours || !engine) return '';
+  const load = r.ttft.find((t) => t.preset === ours.preset && t.backend === ours.backend);
+  const ratio = engine.breakevenGBps / ours.breakEvenGBps;
+  const verdict = load
+    ? ` The store loaded its KV at ${load.loadGBps.toFixed(2)} GB/s in the same run, ${load.loadGBps > ours.breakEvenGBps ? `${(load.loadGBps / ours.breakEvenGBps).toFixed(1)}× above that break-even: loading pays, and the cached requests wait on the load rather than on compute` : `below that break-even: recomputing is faster than loading here`}.`
+    : '';
+  return `Our \`${ours.preset}\` on ${ours.backend} breaks even at ${ours.breakEvenGBps.toFixed(3)} GB/s for a ${longest}-token prompt; an optimized engine serving Llama-3-8B on an H100 (the table at the top, ${engine.promptTokens} tokens) needs ${engine.breakevenGBps.toFixed(2)} GB/s, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}× more (break-even = KV bytes per token × prefill tokens per second: ${ours.kvBytesPerToken >= 1024 ? `${(ours.kvBytesPerToken / 1024).toFixed(0)} KiB` : `${ours.kvBytesPerToken} bytes`} × ${ours.prefillTokensPerS} tokens/s here).${verdict}`;
+}
+
 const missing = (command: string): string => `_Not measured yet: run \`${command}\` and then \`npm run docs\`._`;
 
 function source(r: BenchmarkResults, command: string): string {
@@ -111,7 +130,7 @@ export const generators: Record<string, Generator> = {
   },
   'gpu-bench': (root) => {
     const r = readJson<GpuBenchResult>(root, 'results/gpu.json');
-    if (!r) return missing('npm run gpu:bundle, then bash scripts/gpu/run.sh on a GPU machine');
+    if (!r) return '_Not measured yet: on a machine with a GPU run `npm run bench:gpu` (or `npm run gpu:bundle` here and `bash scripts/gpu/run.sh` there), then `npm run docs`._';
     const worst = r.agreement.length ? Math.max(...r.agreement.map((a) => a.maxAbsDiff)).toExponential(1) : '–';
     return [
       `**Prefill**, median of the timed runs (same seeded weights on both backends; largest |Δlogit| between them ${worst}):`,
@@ -122,6 +141,7 @@ export const generators: Record<string, Generator> = {
       r.ttftSkipped ? '' : tableToMarkdown(gpuTtftRows(r)),
       '**Break-even load bandwidth** at the longest prompt, next to what the store delivered in the same run:',
       tableToMarkdown(gpuBreakEvenRows(r), { digits: 3 }),
+      gpuBreakEvenReading(r, loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv')).rows),
       `_Measured by \`npm run bench:gpu\` on ${gpuRunPlace(r)}; results/gpu.json. A GPU run, not the CPU machines the rest of this page was measured on._`,
     ].filter(Boolean).join('\n\n');
   },

@@ -38,14 +38,14 @@ export PATH=$T/bin:$PATH
 rc=0
 case " $steps " in *" tests "*)
   echo "== model suites on webgpu and wasm"
-  KVLAB_TEST_BACKENDS=webgpu,wasm timeout 200 node .gpu/app/test-gpu.cjs 2>&1 | tee "$OUT/gpu-tests.txt" || rc=1
+  KVLAB_TEST_BACKENDS=webgpu,wasm timeout 180 node .gpu/app/test-gpu.cjs 2>&1 | tee "$OUT/gpu-tests.txt" || rc=1
 esac
 case " $steps " in *" bench "*)
   echo "== bench:gpu"
-  timeout 240 node .gpu/app/bench-gpu.cjs --redis-server "$T/bin/redis-server" --out "$OUT/gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" || rc=1
+  timeout 210 node .gpu/app/bench-gpu.cjs --redis-server "$T/bin/redis-server" --out "$OUT/gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" || rc=1
 esac
 case " $steps " in *" prefill "*)
   echo "== H100 prefill table (PyTorch)"
-  timeout 150 python3 scripts/measure-prefill-gpu.py --out "$OUT/h100-prefill.tsv" 2>&1 | tee "$OUT/prefill.txt" || rc=1
+  timeout 100 python3 scripts/measure-prefill-gpu.py --out "$OUT/h100-prefill.tsv" 2>&1 | tee "$OUT/prefill.txt" || rc=1
 esac
 exit $rc
