@@ -1,4 +1,5 @@
 /** The results of `npm run bench:prefill` (results/prefill.json): pooled samples, rates, ratios, and their text summary. */
+import { describeHost } from './machine';
 import * as os from 'node:os';
 import { DEFAULT_MODEL_OPTIONS } from '../model/transformer';
 import { getPreset } from '../model/presets';
@@ -221,17 +222,7 @@ function blasSummary(o: Resolved, pools: Pools, maxBlasThreads: number): Pick<Pr
 }
 
 function machineInfo(loadStart: number): PrefillBenchResult['machine'] {
-  const cpus = os.cpus();
-  return {
-    os: `${os.type()} ${os.release()}`,
-    arch: os.arch(),
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    availableParallelism: os.availableParallelism(),
-    totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    loadAverage: { start: Math.round(loadStart * 100) / 100, end: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 },
-  };
+  return { ...describeHost(loadStart), availableParallelism: os.availableParallelism() };
 }
 
 export function assemble(o: Resolved, wasmRuns: WasmMeasurement[], blasRuns: BlasRun[], blasUnavailable: string | null, loadStart: number): PrefillBenchResult {

@@ -15,6 +15,7 @@
  *   so that a wrong choice shows.
  * Speeds are MB/s (10^6 bytes per second) of fp32 data unless a field says otherwise.
  */
+import { describeHost } from './machine';
 import * as os from 'node:os';
 import { isFastMode } from '../runtime';
 import {
@@ -274,20 +275,13 @@ function pakoVersion(): string {
 }
 
 function machineInfo(loadStart: number): SerdeBenchResult['machine'] {
-  const cpus = os.cpus();
   return {
-    os: `${os.type()} ${os.release()}`,
-    arch: os.arch(),
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    totalMemGiB: round(os.totalmem() / 2 ** 30, 1),
-    node: process.version,
+    ...describeHost(loadStart),
     v8: process.versions.v8,
     pako: pakoVersion(),
     nativeFloat16Array: hasNativeFloat16(),
     wasmKernels: hasWasmKernels(),
     halfPrecisionPaths: halfPrecisionPaths(),
-    loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0]!, 2) },
   };
 }
 
