@@ -3,6 +3,8 @@
 # .gpu/ and .gl/ copied along: the model suites on webgpu and wasm, then bench:gpu, then (if PyTorch
 # is there) the H100 prefill table. Everything it writes goes to $OUT (default: out/gpu).
 #   bash scripts/gpu/run.sh [tests] [bench] [prefill]     (default: all three)
+# KVLAB_GPU_TEST_TIMEOUT / KVLAB_GPU_BENCH_TIMEOUT (seconds) and KVLAB_GPU_BENCH_ARGS (more flags for
+# bench:gpu, e.g. --repeats=2) fit the run into a short lease.
 set -uo pipefail
 OUT=${OUT:-out/gpu}
 mkdir -p "$OUT"
@@ -38,11 +40,11 @@ export PATH=$T/bin:$PATH
 rc=0
 case " $steps " in *" tests "*)
   echo "== model suites on webgpu and wasm"
-  KVLAB_TEST_BACKENDS=webgpu,wasm timeout 180 node .gpu/app/test-gpu.cjs 2>&1 | tee "$OUT/gpu-tests.txt" || rc=1
+  KVLAB_TEST_BACKENDS=webgpu,wasm timeout ${KVLAB_GPU_TEST_TIMEOUT:-180} node .gpu/app/test-gpu.cjs 2>&1 | tee "$OUT/gpu-tests.txt" || rc=1
 esac
 case " $steps " in *" bench "*)
   echo "== bench:gpu"
-  timeout 210 node .gpu/app/bench-gpu.cjs --redis-server "$T/bin/redis-server" --out "$OUT/gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" || rc=1
+  timeout ${KVLAB_GPU_BENCH_TIMEOUT:-210} node .gpu/app/bench-gpu.cjs --redis-server "$T/bin/redis-server" --out "$OUT/gpu.json" ${KVLAB_GPU_BENCH_ARGS:-} 2>&1 | tee "$OUT/bench-gpu.txt" || rc=1
 esac
 case " $steps " in *" prefill "*)
   echo "== H100 prefill table (PyTorch)"
