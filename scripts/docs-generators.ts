@@ -14,6 +14,7 @@ import { AOF_MODES } from '../lib/src/bench/aof-cost';
 import { REDIS_LRU_SAMPLES, type TiersBenchResult } from '../lib/src/bench/tiers';
 import { breakEvenTokensPerMonth, paybackMonths, projectRoi } from '../lib/src/bench/roi';
 import type { GpuBenchResult } from '../lib/src/bench/gpu';
+import type { PrefillBenchResult } from '../lib/src/bench/prefill-report';
 import { gpuBreakEvenRows, gpuDecodeRows, gpuPrefillRows, gpuRunPlace, gpuTtftRows } from '../lib/src/bench/gpu-report';
 
 type Generator = (root: string) => string;
@@ -127,6 +128,21 @@ export const generators: Record<string, Generator> = {
   'prefill-table': (root) => {
     const { rows } = loadPrefillTable(path.join(root, 'lib', 'data', 'h100-prefill.tsv'));
     return `${tableToMarkdown(rows.map((x) => ({ model: x.model, 'prompt tokens': x.promptTokens, 'prefill ms': x.prefillMs, 'tokens/s': x.prefillTokensPerS, 'KV bytes/token': x.kvBytesPerToken, 'break-even GB/s': x.breakevenGBps, note: x.note })), { digits: 6 })}\n\n_Source: lib/data/h100-prefill.tsv (its header gives how it was measured)._`;
+  },
+  'prefill-cpu': (root) => {
+    const r = readJson<PrefillBenchResult>(root, 'results/prefill.json');
+    if (!r) return missing('npm run bench:prefill');
+    const ref = r.blasReference;
+    const rows = r.prefill.flatMap((p) => p.rows.map((x) => ({
+      'prompt tokens': p.tokens,
+      'wasm threads': x.threads,
+      'prefill ms': Math.round(x.medianMs),
+      'GFLOP/s': x.gflops.median,
+      'vs 1 thread': x.speedupVsOneThread ? `${x.speedupVsOneThread.median.toFixed(2)}×` : '–',
+      'share of the BLAS': x.vsBlas ? x.vsBlas.median.toFixed(2) : '–',
+    })));
+    const blas = ref ? `the BLAS reference is numpy (${r.versions.blas[0]?.internal_api ?? 'BLAS'} ${r.versions.blas[0]?.version ?? ''}) on ${ref.threads} threads, ${ref.gflops.median.toFixed(0)} GFLOP/s on the model's own ${ref.shape.m}×${ref.shape.k}×${ref.shape.n} product` : `no BLAS reference (${r.blasUnavailable})`;
+    return `${tableToMarkdown(rows, { digits: 3 })}\n\n_Medians. Measured by \`npm run bench:prefill\` (${r.config.preset} model, tfjs-backend-wasm ${r.versions.tfjsBackendWasm}) on ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.createdAt.slice(0, 10)}; ${blas}; results/prefill.json._`;
   },
   'gpu-bench': (root) => {
     const r = readJson<GpuBenchResult>(root, 'results/gpu.json');
