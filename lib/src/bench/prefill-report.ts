@@ -1,5 +1,5 @@
 /** The results of `npm run bench:prefill` (results/prefill.json): pooled samples, rates, ratios, and their text summary. */
-import { describeHost } from './machine';
+import { describeHost, type HostDescription } from './machine';
 import * as os from 'node:os';
 import { DEFAULT_MODEL_OPTIONS } from '../model/transformer';
 import { getPreset } from '../model/presets';
@@ -56,17 +56,7 @@ export interface DecodeRow extends Timing {
 export interface PrefillBenchResult {
   benchmark: 'prefill';
   createdAt: string;
-  machine: {
-    os: string;
-    arch: string;
-    cpu: string;
-    cores: number;
-    availableParallelism: number;
-    totalMemGiB: number;
-    node: string;
-    /** 1-minute load average before and after: above the core count, other work competed for the CPU. */
-    loadAverage: { start: number; end: number };
-  };
+  machine: HostDescription & { availableParallelism: number };
   versions: { tfjsCore: string; tfjsBackendWasm: string; python: string | null; numpy: string | null; blas: BlasLibrary[] };
   config: {
     preset: RunnablePresetName;

@@ -15,7 +15,7 @@
  *   so that a wrong choice shows.
  * Speeds are MB/s (10^6 bytes per second) of fp32 data unless a field says otherwise.
  */
-import { describeHost } from './machine';
+import { describeHost, type HostDescription } from './machine';
 import * as os from 'node:os';
 import { isFastMode } from '../runtime';
 import {
@@ -207,13 +207,7 @@ export interface SerdeBenchResult {
     referenceLinkMBps: number;
     units: string;
   };
-  machine: {
-    os: string;
-    arch: string;
-    cpu: string;
-    cores: number;
-    totalMemGiB: number;
-    node: string;
+  machine: HostDescription & {
     v8: string;
     pako: string;
     nativeFloat16Array: boolean;
@@ -221,8 +215,6 @@ export interface SerdeBenchResult {
     wasmKernels: boolean;
     /** The path each half-precision conversion used (see `halfPaths`). */
     halfPrecisionPaths: HalfPrecisionPaths;
-    /** 1-minute load average before and after the run: above the core count, other work competed for the CPU. */
-    loadAverage: { start: number; end: number };
   };
   /** xxh64MBps: the entry checksum (format 2); crc32cMBps: the checksum format 1 used, for comparison. */
   baseline: { copyMBps: number; copyStartMBps: number; copyEndMBps: number; xxh64MBps: number; crc32cMBps: number };
