@@ -14,6 +14,10 @@ export function buildLib() {
   fs.rmSync(path.join(ROOT, 'lib', 'dist'), { recursive: true, force: true });
   const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib/tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw Object.assign(new Error('lib build failed (tsc)'), { exitCode: r.status ?? 1 });
+  // npm marks a package's bin files executable when it links them at install time, before lib/dist
+  // exists in a fresh clone; tsc writes them without the bit, so `npx kvlab` would be refused.
+  const { bin = {} } = JSON.parse(fs.readFileSync(path.join(ROOT, 'lib', 'package.json'), 'utf8'));
+  for (const file of Object.values(bin)) fs.chmodSync(path.join(ROOT, 'lib', file), 0o755);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
