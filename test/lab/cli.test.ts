@@ -18,7 +18,7 @@ describe('kvlab command', () => {
   });
 
   it('doctor names the backend in use and why each other one was not taken', () => {
-    const env = { ...process.env, KVLAB_BACKEND: 'wasm' };
+    const env: NodeJS.ProcessEnv = { ...process.env, KVLAB_BACKEND: 'wasm' };
     delete env.REDIS_URL;
     const r = spawnSync(KVLAB, ['doctor'], { encoding: 'utf8', timeout: 120_000, env });
     assert.equal(r.error, undefined);

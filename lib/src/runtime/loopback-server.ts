@@ -59,7 +59,7 @@ export interface LoopbackServer {
 /** Cleanups of the servers still running in this process: kill the child, remove its folder. */
 const live = new Set<() => void>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-let signalsHooked = false;
+let signalsHooked = false; // the signal and exit listeners, installed once
 
 /**
  * On a terminating signal, end every server this process started (synchronously: SIGKILL, remove its
@@ -78,6 +78,13 @@ function hookSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
   for (const sig of SIGNALS) process.on(sig, onSignal);
+  // One 'exit' listener for all servers, not one each: a test run or a cluster starts more than
+  // Node's 10-listener warning threshold.
+  process.on('exit', onExit);
+}
+
+function onExit(): void {
+  for (const cleanup of [...live]) cleanup();
 }
 
 /**
@@ -90,16 +97,13 @@ export function atProcessEnd(cleanup: () => void): () => void {
     if (done) return;
     done = true;
     live.delete(run);
-    process.off('exit', run);
     cleanup();
   };
   live.add(run);
-  process.once('exit', run);
   hookSignals();
   return () => {
     done = true;
     live.delete(run);
-    process.off('exit', run);
   };
 }
 
