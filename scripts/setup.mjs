@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildLib as buildCleanLib } from './build.mjs';
+import { buildLib as buildCleanLib, linkLibCommands } from './build.mjs';
 import { findChromium } from './chromium.mjs';
 import { findJupyter, parseVersion, probePython } from './jupyter.mjs';
 import { parseArgs } from 'node:util';
@@ -276,7 +276,10 @@ function kernelSpec() {
 function buildLib() {
   const dist = path.join(ROOT, 'lib', 'dist', 'index.js');
   const srcNewest = Math.max(newestIn(path.join(ROOT, 'lib', 'src'), '.ts'), mtime(path.join(ROOT, 'lib', 'tsconfig.build.json')), mtime(path.join(ROOT, 'tsconfig.json')));
-  if (mtime(dist) >= srcNewest) return log('lib build: up to date');
+  if (mtime(dist) >= srcNewest) {
+    linkLibCommands(); // a checkout built before the link was made by the build
+    return log('lib build: up to date');
+  }
   buildCleanLib();
   fs.utimesSync(dist, new Date(), new Date());
 }
