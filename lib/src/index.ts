@@ -113,6 +113,7 @@ export {
   readKVHeader,
   verifyKV,
 } from './serde/container';
+export type { TokenSpan } from './serde/payload';
 export { EntryKey } from './serde/mac';
 export { xxh64 } from './serde/xxh64';
 export { fp32ToFp16, fp16ToFp32, fp32ToFp16Bits, fp16BitsToFp32, hasNativeFloat16 } from './serde/fp16';

@@ -73,7 +73,9 @@ if (!node) {
 run('xz', ['-T0', '-6', '-c', node], { stdio: ['ignore', fs.openSync(path.join(out, 'node.xz'), 'w'), 'inherit'] });
 
 // 4. Debian packages, unpacked there with dpkg -x: redis-server and its libraries in .gpu/debs,
-// the Vulkan loader in .gl (the device README's recipe).
+// the Vulkan loader in .gl with the GL dispatch libraries (the device README's recipe): NVIDIA's Vulkan
+// driver is libGLX_nvidia.so.0, which cannot load without libGLdispatch from libglvnd0, and the loader
+// then reports 'Could not get vkCreateInstance ... Found no drivers'.
 step('downloading Debian packages (redis-server, Vulkan loader)');
 const apt = ['-oAPT::Architecture=amd64', '-oAPT::Architectures=amd64', '-oDir::State::Lists=/tmp/amd64'];
 fs.mkdirSync('/tmp/amd64/partial', { recursive: true });
@@ -83,7 +85,7 @@ fs.mkdirSync(debs);
 run('apt-get', [...apt, 'download', 'redis-server', 'redis-tools', 'libjemalloc2', 'liblzf1', 'libssl3', 'libatomic1', 'libsystemd0', 'liblz4-1', 'libzstd1', 'liblzma5', 'libgcrypt20', 'libgpg-error0', 'libcap2'], { cwd: debs });
 const gl = path.join(ROOT, '.gl');
 fs.mkdirSync(gl, { recursive: true });
-run('apt-get', [...apt, 'download', 'libvulkan1'], { cwd: gl });
+run('apt-get', [...apt, 'download', 'libvulkan1', 'libegl1', 'libglvnd0', 'libopengl0', 'libgl1', 'libglx0', 'libgles2'], { cwd: gl });
 
 const size = (dir) => fs.readdirSync(dir, { recursive: true }).reduce((a, f) => a + (fs.statSync(path.join(dir, f)).isFile() ? fs.statSync(path.join(dir, f)).size : 0), 0);
 const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;

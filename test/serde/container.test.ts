@@ -19,8 +19,11 @@ import {
   readKVHeader,
   syntheticKV,
   verifyKV,
+  useWasmKernels,
 } from '../../lib/src/serde';
 import { FP16_NAN_SIGN_KEPT, bitsOfF32, expectKVError, f32FromBits, fp16Value, bf16Value, refBf16, refFp16 } from './helpers';
+
+const u32view = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 const SHAPES = [
   { layers: 1, kvHeads: 1, headDim: 1, tokens: 1 },
@@ -143,6 +146,64 @@ describe('serde: container round trips', () => {
       assert.equal(dec.k[1], into.k[1], 'the same arrays come back');
       assert.equal(compareKV(decodeKV(encodeKV(block, { dtype })), dec).maxAbsError, 0);
     }
+  });
+
+  it('decodes blocks straight into their span of a prefix\'s arrays (intoSpan), with and without the kernels and a codec', () => {
+    // 3 heads × 3 tokens × 5 channels: 45 values per tensor, so the staged fp16/bf16 path has a tail.
+    const shape = { layers: 2, kvHeads: 3, headDim: 5, tokens: 3 };
+    const blocks = [0, 1, 2].map((seed) => syntheticKV(shape, { seed: seed + 40 }));
+    const total = 3 * shape.tokens;
+    const n = shape.kvHeads * total * shape.headDim;
+    for (const wasm of [true, false]) {
+      try {
+        useWasmKernels(wasm);
+        for (const dtype of DTYPES) {
+          for (const codec of ['none', 'pako'] as const) {
+            const entries = blocks.map((b) => encodeKV(b, { dtype, codec }));
+            const into = { k: [new Float32Array(n), new Float32Array(n)], v: [new Float32Array(n), new Float32Array(n)] };
+            // Out of order, as blocks may arrive: each fills only its own rows.
+            for (const i of [2, 0, 1]) decodeKV(entries[i]!, { into, intoSpan: { tokens: total, start: i * shape.tokens } });
+            for (let i = 0; i < 3; i++) {
+              const alone = decodeKV(entries[i]!);
+              for (const kind of ['k', 'v'] as const) {
+                for (let l = 0; l < shape.layers; l++) {
+                  for (let h = 0; h < shape.kvHeads; h++) {
+                    const rows = shape.tokens * shape.headDim;
+                    const want = alone[kind][l]!.subarray(h * rows, (h + 1) * rows);
+                    const at = (h * total + i * shape.tokens) * shape.headDim;
+                    const got = into[kind][l]!.subarray(at, at + rows);
+                    assert.deepEqual(u32view(got), u32view(want), `${dtype}/${codec}${wasm ? '' : ' (no kernels)'}: block ${i} ${kind}[${l}] head ${h}`);
+                  }
+                }
+              }
+            }
+          }
+        }
+      } finally {
+        useWasmKernels(true);
+      }
+    }
+  });
+
+  it('intoSpan: bad spans are typed errors naming the field; a damaged entry leaves the prefix\'s arrays untouched', () => {
+    const shape = { layers: 1, kvHeads: 2, headDim: 4, tokens: 4 };
+    const entry = encodeKV(syntheticKV(shape));
+    const into = { k: [new Float32Array(2 * 12 * 4).fill(7)], v: [new Float32Array(2 * 12 * 4).fill(7)] };
+    assert.equal(expectKVError(() => decodeKV(entry, { intoSpan: { tokens: 12, start: 0 } }), 'INVALID_INPUT').details.path, 'options.intoSpan');
+    assert.deepEqual(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 12, start: 9 } }), 'INVALID_INPUT').details, {
+      path: 'options.intoSpan.start',
+      expected: "an integer in [0, 8] (the entry's 4 tokens within 12)",
+      received: '9',
+    });
+    assert.equal(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 0, start: 0 } }), 'INVALID_INPUT').details.path, 'options.intoSpan.tokens');
+    assert.equal(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 16, start: 0 } }), 'MODEL_MISMATCH').details.path, 'options.into.k[0]');
+    const damaged = Buffer.from(entry);
+    damaged[damaged.length - 3]! ^= 0x10;
+    expectKVError(() => decodeKV(damaged, { into, intoSpan: { tokens: 12, start: 4 } }), 'CORRUPT_ENTRY');
+    assert.ok(into.k[0]!.every((x) => x === 7) && into.v[0]!.every((x) => x === 7), 'nothing written');
+    decodeKV(entry, { into, intoSpan: { tokens: 12, start: 4 } });
+    assert.equal(into.k[0]![0], 7, 'rows before the span untouched');
+    assert.notEqual(into.k[0]![4 * 4], 7, 'the span written');
   });
 
   it('default options: fp16 with no codec', () => {

@@ -22,7 +22,7 @@ import {
   xxh64,
   xxh64Reference,
 } from '../../lib/src/serde';
-import { fp32ToHalves, hasWasmKernels, useWasmKernels } from '../../lib/src/serde/kernels';
+import { MAX_STAGED_BYTES, fp32ToHalves, hasWasmKernels, stagePayload, useWasmKernels } from '../../lib/src/serde/kernels';
 
 /** Run `fn` on the wasm path and on the JavaScript path of `conversion`; returns both outputs. */
 function bothWays<T extends Float32Array | Uint16Array>(conversion: HalfConversion, fn: () => T): { wasm: T; js: T } {
@@ -215,6 +215,68 @@ describe('serde: WebAssembly kernels', () => {
       } finally {
         useWasmKernels(true);
       }
+    });
+  });
+
+  describe('a staged payload (copied in once, checksummed and converted there)', () => {
+    /** Every value `halvesToFp32` hands out, gathered in order, with a check that chunks come in order. */
+    const gather = (staged: NonNullable<ReturnType<typeof stagePayload>>, kind: 'fp16' | 'bf16', byteOffset: number, count: number): Float32Array => {
+      const out = new Float32Array(count);
+      let next = 0;
+      staged.halvesToFp32(kind, byteOffset, count, (values, first) => {
+        assert.equal(first, next, 'chunks in order, none skipped');
+        out.set(values, first);
+        next = first + values.length;
+      });
+      assert.equal(next, count);
+      return out;
+    };
+
+    it('XXH64 and fp16/bf16 conversion equal the unstaged kernels at every tail length and across chunks, NaN payloads kept', () => {
+      const rng = new SeededRng(21);
+      const bytes = new Uint8Array(2 * 262_151 + 64);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = rng.int(256);
+      for (const [offset, count] of [[0, 0], [0, 1], [2, 7], [0, 8], [6, 9], [0, 1000], [2, 131_071], [0, 131_072], [0, 131_073], [2, 262_151]] as const) {
+        const payload = bytes.subarray(0, offset + 2 * count + (count % 3));
+        const staged = stagePayload(payload)!;
+        assert.equal(staged.xxh64(77n), xxh64(payload, 77n), `xxh64 of ${payload.length} bytes`);
+        const halves = new Uint16Array(bytes.buffer.slice(offset, offset + 2 * count));
+        for (const kind of ['fp16', 'bf16'] as const) {
+          const expected = new Float32Array(count);
+          (kind === 'fp16' ? fp16ToFp32 : bf16ToFp32)(halves, expected);
+          assert.equal(firstDifference(u32(gather(staged, kind, offset, count)), u32(expected)), 'none', `${kind} at ${offset}, ${count} values`);
+        }
+      }
+    });
+
+    it('refuses values outside the payload or unaligned; payloads above MAX_STAGED_BYTES or with the kernels off are not staged', () => {
+      const staged = stagePayload(new Uint8Array(64))!;
+      assert.throws(() => staged.halvesToFp32('fp16', 1, 4, () => undefined), RangeError);
+      assert.throws(() => staged.halvesToFp32('fp16', 0, 33, () => undefined), RangeError);
+      assert.equal(stagePayload(new Uint8Array(MAX_STAGED_BYTES + 1)), undefined);
+      try {
+        useWasmKernels(false);
+        assert.equal(stagePayload(new Uint8Array(64)), undefined);
+      } finally {
+        useWasmKernels(true);
+      }
+    });
+
+    it('growing the memory for a large payload leaves the other kernels working', () => {
+      const big = new Uint8Array(MAX_STAGED_BYTES).fill(0x3c); // fp16 0x3c3c in every lane
+      const staged = stagePayload(big)!;
+      assert.equal(staged.xxh64(0n), xxh64(big, 0n));
+      const halves = Uint16Array.from({ length: 1000 }, (_, i) => i * 61);
+      const { wasm, js } = bothWays('fp16Decode', () => {
+        const out = new Float32Array(halves.length);
+        fp16ToFp32(halves, out);
+        return out;
+      });
+      assert.equal(firstDifference(u32(wasm), u32(js)), 'none');
+      const values = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
+      const enc = new Uint16Array(values.length);
+      fp32ToFp16(values, enc);
+      assert.equal(enc[700], fp16BitsFromFp32Bits(new Uint32Array(values.buffer)[700]!));
     });
   });
 

@@ -1,6 +1,7 @@
 import type { KVCacheArrays } from '../model/kv-cache';
 import { DEFAULT_ENCODE_OPTIONS, DEFAULT_GROUP_SIZES, FORMAT_VERSION, decodeKV, encodeKV, formatId, readKVHeader, type EncodeOptions, type EntryIdentity } from '../serde/container';
 import { EntryKey } from '../serde/mac';
+import type { TokenSpan } from '../serde/payload';
 import type { BlockHash } from '../hashing/types';
 import { isQuantized, type KVArrays, type KVDtype } from '../serde/types';
 import { InvalidInputError, UnsupportedFormatError } from '../runtime/errors';
@@ -34,10 +35,13 @@ export interface BlockCodec {
    */
   decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays;
   /**
-   * The same checks as `decode`, writing the values into `into` (per layer K and V of exactly one
-   * block's shape; another shape is a MODEL_MISMATCH error) instead of new arrays: no allocation.
+   * The same checks as `decode`, writing the values into `into` instead of new arrays: no
+   * allocation. `into` holds per layer K and V of exactly one block's shape, or with `span` a longer
+   * run of positions of which the block fills [span.start, span.start + block tokens) — how a
+   * connector decodes each block of a prefix straight into the prefix's arrays. Another shape is a
+   * MODEL_MISMATCH error; nothing is written unless every check passed.
    */
-  decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays): void;
+  decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays, span?: TokenSpan): void;
 }
 
 /** Options of {@link serdeBlockCodec}: the encoding, and the cache's secret. */
@@ -141,9 +145,9 @@ export function serdeBlockCodec(options: BlockCodecOptions = {}): BlockCodec {
         { ...encode, identity: { blockHash, startPosition: block.startPosition, fingerprint: block.fingerprint }, ...(key ? { key } : {}) },
       );
     },
-    decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays): void {
+    decodeInto(bytes: Buffer, expect: EntryIdentity, into: KVArrays, span?: TokenSpan): void {
       checkFormat(bytes);
-      decodeKV(bytes, { expect, into, ...(key ? { key } : {}) });
+      decodeKV(bytes, { expect, into, ...(span ? { intoSpan: span } : {}), ...(key ? { key } : {}) });
     },
     decode(bytes: Buffer, expect: EntryIdentity): KVCacheArrays {
       checkFormat(bytes);

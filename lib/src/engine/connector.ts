@@ -168,7 +168,6 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
   readonly name: string;
   private readonly blockSize: number;
   private readonly namespaces = new Map<string, Namespace>();
-  private scratch: KVArrays | undefined;
   /** Tenants salted with their names (the "no secrecy" choice), for the health warning. */
   private readonly nameDerived = new Set<string>();
 
@@ -249,16 +248,6 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     return { matchedTokens: found.matchedTokens, handle: { namespace, hashes }, roundTrips: found.roundTrips, fallbacks: report.fallbacks };
   }
 
-  /** One block's K and V, decoded into before being copied to their place: reused by every load. */
-  private blockScratch(): KVArrays {
-    const c = this.model.config;
-    const n = c.numKvHeads * this.blockSize * c.headDim;
-    if (!this.scratch || this.scratch.k[0]?.length !== n || this.scratch.k.length !== c.numLayers) {
-      this.scratch = { k: Array.from({ length: c.numLayers }, () => new Float32Array(n)), v: Array.from({ length: c.numLayers }, () => new Float32Array(n)) };
-    }
-    return this.scratch;
-  }
-
   async load(_request: ServeRequest, match: MatchResult<PrefixMatchHandle>): Promise<LoadResult> {
     const hashes = match.handle.hashes.slice(0, match.matchedTokens / this.blockSize);
     if (hashes.length === 0) return NO_LOAD;
@@ -266,10 +255,10 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
     const B = this.blockSize;
     const total = hashes.length * B;
     // The prefix's KV, [heads, tokens, dim] per layer; each block is decoded (and checked) as soon as
-    // it arrives — its bytes lent by the store, reused once we return — and copied to its rows while
+    // it arrives — its bytes lent by the store, reused once we return — straight into its rows, while
     // the next blocks are still on the wire.
     const joined = Array.from({ length: numLayers }, () => ({ keys: new Float32Array(heads * total * dim), values: new Float32Array(heads * total * dim) }));
-    const scratch = this.blockScratch();
+    const into: KVArrays = { k: joined.map((l) => l.keys), v: joined.map((l) => l.values) };
     const errors: (Error | undefined)[] = [];
     const sizes: number[] = [];
     const report = newCallReport();
@@ -277,18 +266,10 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
       hashes,
       (i, v) => {
         try {
-          this.codec.decodeInto(v, { blockHash: hashes[i]!, startPosition: i * B, fingerprint: this.model.fingerprint }, scratch);
+          this.codec.decodeInto(v, { blockHash: hashes[i]!, startPosition: i * B, fingerprint: this.model.fingerprint }, into, { tokens: total, start: i * B });
         } catch (err) {
           errors[i] = err instanceof Error ? err : new Error(String(err));
           return;
-        }
-        for (let l = 0; l < numLayers; l++) {
-          for (let h = 0; h < heads; h++) {
-            const from = h * B * dim;
-            const to = (h * total + i * B) * dim;
-            joined[l]!.keys.set(scratch.k[l]!.subarray(from, from + B * dim), to);
-            joined[l]!.values.set(scratch.v[l]!.subarray(from, from + B * dim), to);
-          }
         }
         sizes[i] = v.length;
       },

@@ -14,20 +14,24 @@ import {
   DEFAULT_HEADER_READ_OPTIONS,
   FORMAT_VERSION,
   HEADER_BYTES,
+  PAYLOAD_CHECKSUM_SEED,
   type EntryIdentity,
   type HeaderReadOptions,
   checkEntryIdentity,
+  checkPayloadChecksum,
   checkIdentity,
   readKVHeader,
   signEntry,
   verifyEntryMac,
-  verifyKV,
   writeHeader,
 } from './header';
+import { BF16_DECODE } from './bf16';
+import { FP16_DECODE } from './fp16';
+import { stagePayload } from './kernels';
 import type { EntryKey } from './mac';
 import { type ScaleDtype, payloadBytes } from './layout';
 import { FP16_SCALE_SAFE_ABSMAX } from './lowbit';
-import { readPayload, validatePayload, writePayload } from './payload';
+import { type TokenSpan, readPayload, validatePayload, writePayload } from './payload';
 import { scratchBytes } from './scratch';
 import {
   DTYPES,
@@ -113,6 +117,13 @@ export interface DecodeOptions extends HeaderReadOptions {
    */
   into?: KVArrays;
   /**
+   * The arrays in `into` hold more positions than the entry: [kvHeads, span.tokens, headDim] per
+   * layer, and the entry's tokens go to positions [span.start, span.start + tokens) — a prefix of many
+   * blocks decoded straight into its arrays, with no copy per block. Needs `into`.
+   * @default undefined (the arrays hold exactly the entry)
+   */
+  intoSpan?: TokenSpan;
+  /**
    * The block that was asked for: the entry must name the same chain hash, start position and
    * model, else MisplacedEntryError. @default undefined (not checked)
    */
@@ -125,7 +136,7 @@ export interface DecodeOptions extends HeaderReadOptions {
 }
 
 /** The defaults of {@link DecodeOptions}: those of reading a header (entries decode to at most 1 GiB). */
-export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into' | 'expect' | 'key'>>> = DEFAULT_HEADER_READ_OPTIONS;
+export const DEFAULT_DECODE_OPTIONS: Readonly<Required<Omit<DecodeOptions, 'into' | 'intoSpan' | 'expect' | 'key'>>> = DEFAULT_HEADER_READ_OPTIONS;
 
 /** What an unknown dtype should have been, for error details. */
 const ONE_OF_DTYPES = `one of ${DTYPES.join(', ')}`;
@@ -240,14 +251,14 @@ export function encodeKV(block: KVBlockData, options: EncodeOptions = {}): Buffe
   if (codec === 'none') {
     out = Buffer.allocUnsafe(HEADER_BYTES + rawLength);
     writePayload(block, dtype, groupSize, scaleDtype, out.subarray(HEADER_BYTES));
-    payloadChecksum = xxh64(out, 0n, HEADER_BYTES, out.length);
+    payloadChecksum = xxh64(out, PAYLOAD_CHECKSUM_SEED, HEADER_BYTES, out.length);
   } else {
     const raw = scratchBytes('raw', rawLength);
     writePayload(block, dtype, groupSize, scaleDtype, raw);
     const stored = compressPayload(codec, raw, valueWidth(dtype), level);
     out = Buffer.allocUnsafe(HEADER_BYTES + stored.length);
     out.set(stored, HEADER_BYTES);
-    payloadChecksum = xxh64(stored);
+    payloadChecksum = xxh64(stored, PAYLOAD_CHECKSUM_SEED);
   }
   writeHeader(out, { dtype, codec, shape: block, groupSize, scaleDtype, rawLength, payloadLength: out.length - HEADER_BYTES, payloadChecksum, ...(options.identity ? { identity: options.identity } : {}) });
   if (options.key) signEntry(out, options.key);
@@ -265,12 +276,18 @@ export function decodeKV(blob: Uint8Array, options: DecodeOptions = {}): KVBlock
   assertLittleEndianHost();
   // The MAC covers every byte of the payload: once it verified, the payload checksum adds nothing.
   if (options.key) verifyEntryMac(blob, options.key);
-  const header = options.key ? readKVHeader(blob, options) : verifyKV(blob, options);
+  const header = readKVHeader(blob, options);
+  // fp16/bf16 without a codec: the payload is copied into the kernels' memory once, checksummed and
+  // converted there (a separate checksum pass and conversion pass would each copy it in again).
+  const staged = stageable(header) ? stagePayload(blob.subarray(HEADER_BYTES)) : undefined;
+  if (!options.key) checkPayloadChecksum(header, staged ? staged.xxh64(PAYLOAD_CHECKSUM_SEED) : xxh64(blob, PAYLOAD_CHECKSUM_SEED, HEADER_BYTES, blob.length));
   if (options.expect) checkEntryIdentity(header, options.expect);
   const shape: KVShape = { layers: header.layers, kvHeads: header.kvHeads, headDim: header.headDim, tokens: header.tokens };
+  const span = options.intoSpan;
+  if (span !== undefined) checkSpan(span, header.tokens, options.into);
   if (options.into !== undefined) {
     try {
-      checkArrays(shape, options.into, 'options.into');
+      checkArrays(span ? { ...shape, tokens: span.tokens } : shape, options.into, 'options.into');
     } catch (err) {
       // Same path, expected and received as the check's error; the hint gives the entry's shape.
       const details = err instanceof KVLabError ? err.details : { path: 'options.into', received: String(err) };
@@ -291,7 +308,24 @@ export function decodeKV(blob: Uint8Array, options: DecodeOptions = {}): KVBlock
       out.v.push(new Float32Array(n));
     }
   }
-  readPayload(raw, shape, header.dtype, header.groupSize, header.scaleDtype, out);
+  readPayload(raw, shape, header.dtype, header.groupSize, header.scaleDtype, out, { ...(staged ? { staged } : {}), ...(span ? { span } : {}) });
   return { ...shape, k: out.k, v: out.v };
+}
+
+/** Whether decoding stages the payload (see stagePayload): fp16/bf16 stored as is, converted by the WebAssembly kernels. */
+function stageable(header: { codec: KVCodec; dtype: KVDtype }): boolean {
+  if (header.codec !== 'none') return false;
+  if (header.dtype === 'fp16') return FP16_DECODE.path() === 'wasm';
+  if (header.dtype === 'bf16') return BF16_DECODE.path() === 'wasm';
+  return false;
+}
+
+function checkSpan(span: TokenSpan, tokens: number, into: KVArrays | undefined): void {
+  if (into === undefined) throw new InvalidInputError({ path: 'options.intoSpan', expected: 'options.into as well (the arrays the span is in)', received: 'no options.into' });
+  if (typeof span !== 'object' || span === null) throw InvalidInputError.at('options.intoSpan', '{ tokens, start }', span);
+  if (!Number.isInteger(span.tokens) || span.tokens < 1) throw InvalidInputError.at('options.intoSpan.tokens', 'an integer ≥ 1', span.tokens);
+  if (!Number.isInteger(span.start) || span.start < 0 || span.start + tokens > span.tokens) {
+    throw new InvalidInputError({ path: 'options.intoSpan.start', expected: `an integer in [0, ${span.tokens - tokens}] (the entry's ${tokens} tokens within ${span.tokens})`, received: describeValue(span.start) });
+  }
 }
 

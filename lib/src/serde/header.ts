@@ -361,11 +361,22 @@ export function readKVHeader(blob: Uint8Array, options: HeaderReadOptions = {}):
  */
 export function verifyKV(blob: Uint8Array, options: HeaderReadOptions = {}): KVBlobHeader {
   const header = readKVHeader(blob, options);
-  const actual = xxh64(blob, 0n, HEADER_BYTES, blob.length);
+  checkPayloadChecksum(header, xxh64(blob, PAYLOAD_CHECKSUM_SEED, HEADER_BYTES, blob.length));
+  return header;
+}
+
+/** Seed of the payload's XXH64 (`header.payloadChecksum`). */
+export const PAYLOAD_CHECKSUM_SEED = 0n;
+
+/**
+ * Compare the payload's XXH64, computed by the caller (seed {@link PAYLOAD_CHECKSUM_SEED}, over every
+ * byte after the header), with the header's.
+ * @throws CorruptEntryError when they differ
+ */
+export function checkPayloadChecksum(header: KVBlobHeader, actual: bigint): void {
   if (actual !== header.payloadChecksum) {
     throw new CorruptEntryError({ path: 'header.payloadChecksum', expected: `${hex(actual)} (computed over the payload)`, received: `${hex(header.payloadChecksum)} (stored)` });
   }
-  return header;
 }
 
 /** The error for an id byte this build does not know: names the ids it does know. */

@@ -56,5 +56,6 @@ export { quantizeInt8, dequantizeInt8 } from './int8';
 export { quantizeKeys, dequantizeKeys, quantizeValues, dequantizeValues, packCodes, unpackCodes, type ScaleStorage } from './lowbit';
 export { byteShuffle, byteUnshuffle } from './shuffle';
 export { releaseScratch } from './scratch';
+export type { TokenSpan } from './payload';
 export { type KVErrorStats, type KVComparison, compareKV } from './quality';
 export { type SyntheticKVOptions, DEFAULT_SYNTHETIC_KV_OPTIONS, syntheticKV } from './synthetic';

@@ -9,6 +9,7 @@ import { fp16ToFp32, fp32ToFp16 } from './fp16';
 import { dequantizeInt8, quantizeInt8 } from './int8';
 import { type TensorLayout, type ScaleDtype, tensorLayout } from './layout';
 import { dequantizeKeys, dequantizeValues, packCodes, quantizeKeys, quantizeValues, unpackCodes } from './lowbit';
+import type { StagedPayload } from './kernels';
 import { scratchBytes, scratchF32, scratchU16 } from './scratch';
 import { type KVArrays, type KVBlockData, type KVDtype, type KVShape, codeBits, isQuantized } from './types';
 
@@ -128,17 +129,74 @@ export function validatePayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype,
   }
 }
 
-/** Decode a payload (checked by {@link validatePayload}) into `out` (arrays of the block's shape). */
-export function readPayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype, groupSize: number, scaleDtype: ScaleDtype, out: KVArrays): void {
+/**
+ * Where a block's tokens go in decode targets that hold more than the block: the arrays are
+ * [kvHeads, tokens, headDim] per layer and the block fills positions [start, start + its tokens) —
+ * how a prefix of many blocks is decoded straight into the prefix's arrays, one block at a time.
+ */
+export interface TokenSpan {
+  /** Positions the target arrays hold. */
+  tokens: number;
+  /** First position the block fills. */
+  start: number;
+}
+
+/** How {@link readPayload} reads: from a staged copy of the payload, into a span of larger arrays. */
+export interface ReadPayloadOptions {
+  /** The payload already copied into the WebAssembly kernels' memory (fp16/bf16 without a codec). */
+  staged?: StagedPayload;
+  /** @default the arrays hold exactly the block */
+  span?: TokenSpan;
+}
+
+/**
+ * Decode a payload (checked by {@link validatePayload}) into `out`: arrays of the block's shape, or
+ * of `options.span`'s when given.
+ */
+export function readPayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype, groupSize: number, scaleDtype: ScaleDtype, out: KVArrays, options: ReadPayloadOptions = {}): void {
   const kLayout = tensorLayout(shape, dtype, 'k', groupSize, scaleDtype);
   const vLayout = tensorLayout(shape, dtype, 'v', groupSize, scaleDtype);
+  const span = options.span;
+  const whole = span === undefined || (span.start === 0 && span.tokens === shape.tokens);
+  const rowValues = shape.tokens * shape.headDim;
+  const n = kLayout.elements;
   let off = 0;
   for (let l = 0; l < shape.layers; l++) {
-    readTensor(raw, off, shape, 'k', dtype, groupSize, scaleDtype, kLayout, out.k[l]!);
-    off += kLayout.bytes;
-    readTensor(raw, off, shape, 'v', dtype, groupSize, scaleDtype, vLayout, out.v[l]!);
-    off += vLayout.bytes;
+    for (const [kind, layout, dst] of [['k', kLayout, out.k[l]!], ['v', vLayout, out.v[l]!]] as const) {
+      const write = whole ? (values: Float32Array, first: number): void => dst.set(values, first) : spanWriter(dst, rowValues, shape.headDim, span);
+      if (options.staged !== undefined && (dtype === 'fp16' || dtype === 'bf16')) {
+        options.staged.halvesToFp32(dtype, off, n, write);
+      } else if (whole) {
+        readTensor(raw, off, shape, kind, dtype, groupSize, scaleDtype, layout, dst);
+      } else {
+        const tmp = scratchF32('span', n);
+        readTensor(raw, off, shape, kind, dtype, groupSize, scaleDtype, layout, tmp);
+        write(tmp, 0);
+      }
+      off += layout.bytes;
+    }
   }
+}
+
+/**
+ * A writer of a block tensor's values (in [kvHeads, block tokens, headDim] order, a chunk at a time)
+ * into the rows of `span` in `dst` ([kvHeads, span.tokens, headDim]): each head's rows are contiguous
+ * on both sides, so a chunk is one copy per head it touches.
+ */
+function spanWriter(dst: Float32Array, rowValues: number, headDim: number, span: TokenSpan): (values: Float32Array, first: number) => void {
+  const headStride = span.tokens * headDim;
+  const startAt = span.start * headDim;
+  return (values, first) => {
+    let j = 0;
+    while (j < values.length) {
+      const at = first + j;
+      const head = Math.floor(at / rowValues);
+      const within = at - head * rowValues;
+      const take = Math.min(values.length - j, rowValues - within);
+      dst.set(take === values.length ? values : values.subarray(j, j + take), head * headStride + startAt + within);
+      j += take;
+    }
+  };
 }
 
 function readTensor(

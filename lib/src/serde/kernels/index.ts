@@ -14,7 +14,7 @@ interface WasmApi {
 }
 
 interface KernelExports {
-  memory: { buffer: ArrayBuffer };
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
   fp16_to_fp32(src: number, dst: number, groups: number): void;
   bf16_to_fp32(src: number, dst: number, groups: number): void;
   /** @returns 1 when some input needs fp32_to_fp16_full (|x| > 65536, ±Inf, NaN). */
@@ -29,8 +29,9 @@ interface KernelExports {
 }
 
 /**
- * Layout of the module's 1 MiB memory: hash state, a 16-bit area and an fp32 area (input and
- * output of decoding; output and input of encoding).
+ * Layout of the module's first 1 MiB of memory: hash state, a 16-bit area and an fp32 area (input
+ * and output of decoding; output and input of encoding). Above it, grown on first use, the staging
+ * area of {@link stagePayload}.
  */
 const STATE = 0;
 const IN = 1024;
@@ -48,9 +49,14 @@ const ENCODE_CHUNK_VALUES = 64 * 1024;
 interface Loaded {
   exports: KernelExports;
   bytes: Uint8Array;
-  /** Views of the conversion areas, made once (the memory never grows). */
+  /** Views of the conversion areas, made again whenever the memory grows (growing detaches them). */
   fp32Area: Float32Array;
   halfArea: Uint16Array;
+}
+
+function views(exports: KernelExports): Loaded {
+  const buffer = exports.memory.buffer;
+  return { exports, bytes: new Uint8Array(buffer), fp32Area: new Float32Array(buffer, OUT, CHUNK_VALUES), halfArea: new Uint16Array(buffer, IN, CHUNK_VALUES) };
 }
 
 function load(): Loaded | undefined {
@@ -58,15 +64,13 @@ function load(): Loaded | undefined {
   if (wasm === undefined) return undefined;
   try {
     const module = new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-    const exports = new wasm.Instance(module, {}).exports as KernelExports;
-    const buffer = exports.memory.buffer;
-    return { exports, bytes: new Uint8Array(buffer), fp32Area: new Float32Array(buffer, OUT, CHUNK_VALUES), halfArea: new Uint16Array(buffer, IN, CHUNK_VALUES) };
+    return views(new wasm.Instance(module, {}).exports as KernelExports);
   } catch {
     return undefined; // no WebAssembly SIMD here: the JavaScript loops take over
   }
 }
 
-const LOADED = load();
+let LOADED = load();
 let enabled = LOADED !== undefined;
 
 /** True when the runtime compiled the kernels (WebAssembly with SIMD). */
@@ -156,3 +160,82 @@ export function xxh64Wasm(data: Uint8Array, seed: bigint): bigint | undefined {
   k.bytes.set(data.subarray(striped), IN);
   return BigInt.asUintN(64, xxh64_digest(STATE, IN, len - striped, BigInt(len), seed));
 }
+
+/** Start of the staging area: right above the fixed 1 MiB layout. */
+const STAGE = 1 << 20;
+/**
+ * Largest payload {@link stagePayload} takes (the module's memory grows to fit the largest one seen
+ * and never shrinks, so this bounds what it keeps): 16 MiB, 8× a Llama-3-8B fp16 block of 16 tokens.
+ */
+export const MAX_STAGED_BYTES = 16 * 1024 * 1024;
+const PAGE = 64 * 1024;
+
+/**
+ * A payload copied once into the module's memory, for decoders that check it and then convert it
+ * without copying it in again: the copy that a separate checksum pass and a separate conversion pass
+ * would each make. Valid until the next {@link stagePayload} call (there is one staging area).
+ */
+export interface StagedPayload {
+  /** XXH64 of the staged bytes with `seed`. */
+  xxh64(seed: bigint): bigint;
+  /**
+   * Convert `count` 16-bit values (fp16 or bf16 bits) starting `byteOffset` bytes into the payload
+   * (2-byte aligned) to fp32; `sink(values, first)` receives them in order, a chunk at a time —
+   * `values[j]` is value `first + j` — and must copy them out before returning.
+   */
+  halvesToFp32(kind: 'fp16' | 'bf16', byteOffset: number, count: number, sink: (values: Float32Array, first: number) => void): void;
+}
+
+/**
+ * Copy `payload` into the kernels' staging area, or undefined when the kernels are not in use or the
+ * payload is larger than {@link MAX_STAGED_BYTES} (callers then take their chunked paths).
+ */
+export function stagePayload(payload: Uint8Array): StagedPayload | undefined {
+  let k = active();
+  if (k === undefined || payload.length > MAX_STAGED_BYTES) return undefined;
+  const need = STAGE + payload.length + 32;
+  if (k.bytes.length < need) {
+    k.exports.memory.grow(Math.ceil((need - k.bytes.length) / PAGE));
+    k = LOADED = views(k.exports);
+  }
+  const loaded = k;
+  loaded.bytes.set(payload, STAGE);
+  const len = payload.length;
+  return {
+    xxh64(seed: bigint): bigint {
+      const { xxh64_init, xxh64_stripes, xxh64_digest } = loaded.exports;
+      xxh64_init(STATE, seed);
+      const striped = len - (len % 32);
+      xxh64_stripes(STATE, STAGE, striped >>> 5);
+      return BigInt.asUintN(64, xxh64_digest(STATE, STAGE + striped, len - striped, BigInt(len), seed));
+    },
+    halvesToFp32(kind, byteOffset, count, sink): void {
+      if ((byteOffset & 1) !== 0 || byteOffset < 0 || byteOffset + 2 * count > len) throw new RangeError(`staged payload: values [${byteOffset}, +${2 * count}) outside its ${len} bytes or unaligned`);
+      const convert = kind === 'fp16' ? loaded.exports.fp16_to_fp32 : loaded.exports.bf16_to_fp32;
+      const out = loaded.fp32Area;
+      const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+      const half = new Uint16Array(loaded.bytes.buffer, STAGE + byteOffset, count);
+      for (let done = 0; done < count; done += CHUNK_VALUES) {
+        const n = Math.min(CHUNK_VALUES, count - done);
+        const whole = n & ~7;
+        convert(STAGE + byteOffset + 2 * done, OUT, whole >>> 3);
+        // The < 8 values of a tail, in JavaScript (the kernels take whole groups of 8).
+        for (let j = whole; j < n; j++) outBits[j] = kind === 'fp16' ? fp16Bits(half[done + j]!) : (half[done + j]! << 16) >>> 0;
+        sink(n === CHUNK_VALUES ? out : out.subarray(0, n), done);
+      }
+    },
+  };
+}
+
+/** fp32 bits of fp16 bits `h`, exact (NaN payloads kept) — for the few values after the last group of 8. */
+function fp16Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 31) return (sign | 0x7f800000 | (m << 13)) >>> 0;
+  if (e !== 0) return (sign | ((e + 112) << 23) | (m << 13)) >>> 0;
+  FLOAT[0] = m * 2 ** -24; // zero or a subnormal: exact as an fp32
+  return (sign | WORD[0]!) >>> 0;
+}
+const FLOAT = new Float32Array(1);
+const WORD = new Uint32Array(FLOAT.buffer);
