@@ -309,12 +309,22 @@ export const generators: Record<string, Generator> = {
       { read: 'raw ioredis getBuffer, one per block, all in flight', 'median (ms)': g.raw.medianMs, 'GB/s': g.raw.gbps, '× raw': 1 },
       { read: 'RedisStore.get', 'median (ms)': g.store.medianMs, 'GB/s': g.store.gbps, '× raw': g.ratio },
       ...(g.storeDecode
-        ? [{ read: 'lookup + RedisStore.get + decode into the arrays of KV tensors, block by block (onValue)', 'median (ms)': g.storeDecode.medianMs, 'GB/s': g.storeDecode.gbps, '× raw': g.ratioDecode ?? 0 }]
+        ? [{ read: 'lookup + RedisStore.stream + verify + decode, each block into its rows of the prefix\'s arrays as it arrives', 'median (ms)': g.storeDecode.medianMs, 'GB/s': g.storeDecode.gbps, '× raw': g.ratioDecode ?? 0 }]
         : []),
     ];
     const l = s.measurements.lookup;
+    const m = s.measurements;
+    const limit = m.limit.best.gbps;
+    const share = (gbps: number): string => `${gbps.toFixed(2)} GB/s, ${(gbps / limit).toFixed(2)} of the limit`;
+    const budget = m.cpu
+      ? ` Where the load path's time goes, as CPU time per byte in the same run: receiving ${m.cpu.receiveNsPerByte.toFixed(2)} ns/B (the kernel's copy out of the socket), checking and decoding fp16 into the prefix's fp32 arrays ${m.cpu.decodeNsPerByte.toFixed(2)} ns/B, Redis sending ${m.cpu.redisNsPerByte.toFixed(2)} ns/B. One client thread doing the receiving and the decoding cannot go faster than ${share(m.cpu.oneThreadGbps)}; spread perfectly over all ${m.cpu.cores} cores${m.cpu.redisLocal ? ', which Redis shares here,' : ''} the same work would allow ${share(m.cpu.allCoresGbps)}.`
+      : '';
+    const limitLine = m.limit.byWindow.length
+      ? `The machine's limit in the same run: a plain socket that only skips over the same values read ${limit.toFixed(2)} GB/s at its best window (${m.limit.best.window} GET${m.limit.best.window === 1 ? '' : 's'} in flight); the load path at the store's default window reached ${share(g.storeDecode?.gbps ?? 0)} (its best window: ${m.loadPath.best.gbps.toFixed(2)} GB/s at ${m.loadPath.best.window}).${budget}`
+      : '';
     return [
       tableToMarkdown(rows, { digits: 3 }),
+      ...(limitLine ? [limitLine] : []),
       `A longest-prefix lookup of ${l.blocks} blocks: ${l.commands} commands, ${l.roundTrips} round trip${l.roundTrips === 1 ? "" : "s"} (${l.medianMs} ms); awaited one by one: ${l.sequential.roundTrips} round trips (${l.sequential.medianMs} ms).`,
       `_Measured by \`npm run bench:store\` (${s.fast ? 'fast' : 'full'} mode: ${s.config.blocks} blocks × ${(s.config.blockBytes / 2 ** 20).toFixed(2)} MiB = ${mib} MiB per read, median of ${g.raw.samplesMs.length}) on ${s.machine.cpus} × ${s.machine.cpuModel}, Redis ${s.versions.redis}, ${s.date.slice(0, 10)}; results/store.json._`,
     ].join('\n\n');

@@ -13,13 +13,17 @@ describe('store: benchmark (tiny run)', function () {
 
   it('measures raw vs store reads on the same bytes and a one-round-trip lookup', async () => {
     const steps: number[] = [];
+    const decodedIndices = new Set<number>();
     const r = await runStoreBenchmark({
       redisUrl: server.url,
       tokens: 160,
       tokensPerBlock: 16,
       kvBytesPerToken: 4096,
       iterations: 2,
-      decode: (b) => b.readUInt8(0),
+      decode: (b, i) => {
+        decodedIndices.add(i);
+        return b.readUInt8(0);
+      },
       onProgress: (done) => steps.push(done),
     });
     assert.equal(r.config.blocks, 10);
@@ -38,6 +42,16 @@ describe('store: benchmark (tiny run)', function () {
     assert.equal(l.roundTripsOnWire, 1);
     assert.equal(l.sequential.commands, 97);
     assert.equal(l.sequential.roundTrips, 97);
+    assert.deepEqual([...decodedIndices].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the decode hook sees each block with its index in the prefix');
+    // The CPU budget: measured costs, and ceilings that follow from them.
+    const c = r.measurements.cpu!;
+    assert.ok(c.receiveNsPerByte > 0 && c.decodeNsPerByte > 0 && c.redisNsPerByte > 0, JSON.stringify(c));
+    assert.equal(c.redisLocal, true);
+    const round = (x: number): number => Math.round(x * 1000) / 1000;
+    const close = (a: number, b: number): boolean => Math.abs(a - b) <= 0.002 * Math.max(a, b) + 0.002;
+    assert.ok(close(c.oneThreadGbps, round(Math.min(1 / (c.receiveNsPerByte + c.decodeNsPerByte), 1 / c.redisNsPerByte))), `one thread: ${JSON.stringify(c)}`);
+    assert.ok(close(c.allCoresGbps, round(Math.min(1 / c.redisNsPerByte, c.cores / (c.receiveNsPerByte + c.decodeNsPerByte + c.redisNsPerByte)))), `all cores: ${JSON.stringify(c)}`);
+    assert.match(formatStoreBench(r), /ceiling for one client thread/);
     assert.match(r.versions.redis, /^\d+\.\d+/);
     assert.match(formatStoreBench(r), /b\/a = /);
     assert.deepEqual(steps, steps.slice().sort((a, b) => a - b));

@@ -43,15 +43,16 @@ export interface StoreBenchOptions {
   mgetBatchSize?: number;
   /**
    * Decode hook (e.g. the serde layer's decoder). When given, a third timing runs what a serving engine
-   * does: a longest-prefix lookup, then `store.get` that calls it on each value as it arrives.
+   * does: a longest-prefix lookup, then `store.stream` that calls it on each value as it arrives, with
+   * the block's index in the prefix (the connector decodes block i into its rows of the prefix).
    * @default undefined
    */
-  decode?: (value: Buffer) => unknown;
+  decode?: (value: Buffer, index: number) => unknown;
   /**
    * The same decode, also checking each entry's MAC (entries written with the cache secret). When
    * given, the load path runs with and without it, side by side. @default undefined
    */
-  decodeVerified?: (value: Buffer) => unknown;
+  decodeVerified?: (value: Buffer, index: number) => unknown;
   /**
    * Blocks in flight to try, for the plain socket (the machine's limit is its best) and for the
    * store's load path (the best is the measured choice of `windowBytes`).
@@ -78,6 +79,32 @@ export const DEFAULT_STORE_BENCH_OPTIONS = {
   lookupPresent: 96,
   windows: [1, 2, 3, 4, 6, 8, 12, 16],
 } as const;
+
+/**
+ * CPU time per byte of prefix (ns/B = seconds per GB), measured in the same run: this process while
+ * the plain socket reads at its best window (receiving: the kernel's copy out of the socket), the
+ * decode hook on the values already in memory (verify + decode), and Redis (`INFO cpu`) while
+ * sending. From them, the fastest any client could go: one thread doing the receiving and the
+ * decoding, and all the machine's cores shared with Redis when it runs on this machine.
+ */
+export interface CpuBudget {
+  receiveNsPerByte: number;
+  decodeNsPerByte: number;
+  redisNsPerByte: number;
+  /** This process and Redis during the load path at the store's window. */
+  loadPath: { clientNsPerByte: number; redisNsPerByte: number };
+  /** 1 / (receive + decode), capped by Redis alone (1 / Redis): one client thread receiving and decoding, GB/s. */
+  oneThreadGbps: number;
+  /**
+   * The same work spread over every core, GB/s: with Redis on this machine, cores / (receive + decode
+   * + Redis) — the most any client design could reach here, however it splits the work; with Redis
+   * elsewhere, cores / (receive + decode). Capped by Redis alone.
+   */
+  allCoresGbps: number;
+  /** Whether Redis shares this machine's cores (a loopback address). */
+  redisLocal: boolean;
+  cores: number;
+}
 
 /** A read rate at one window (blocks in flight). */
 export interface WindowRate {
@@ -116,6 +143,8 @@ export interface StoreBenchResult {
     loadPath: { byWindow: WindowRate[]; best: WindowRate; fractionOfLimit: number };
     /** The load path with and without checking each entry's MAC (when `decodeVerified` is given). */
     mac?: { without: TimingSummary; with: TimingSummary; overhead: number };
+    /** Where the load path's CPU goes, and the rates the machine's cores allow (when `decode` is given). */
+    cpu?: CpuBudget;
     /**
      * Redis' memory above the data it holds during one read of the whole prefix (`used_memory_peak`
      * minus `used_memory` before): through the store's window, then with every GET in flight.
@@ -210,7 +239,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
   const windows = [...(options.windows ?? d.windows)];
   for (const w of windows) if (!Number.isInteger(w) || w < 1) throw InvalidInputError.at('options.windows', 'integers ≥ 1', w);
   const progress = options.onProgress ?? (() => undefined);
-  const totalSteps = 4 + 2 * iterations + (options.decode ? iterations : 0) + (options.decodeVerified ? 2 * iterations : 0) + 2 * windows.length + 2;
+  const totalSteps = 4 + 2 * iterations + (options.decode ? iterations + 1 : 0) + (options.decodeVerified ? 2 * iterations : 0) + 2 * windows.length + 2;
   let step = 0;
   const tick = (label: string): void => progress(++step, totalSteps, label);
 
@@ -264,13 +293,13 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
     const macOffMs: number[] = [];
     const macOnMs: number[] = [];
     /** What the engine's connector does: one batched lookup, then a get that decodes each block as it arrives. */
-    const loadPath = (s: RedisStore, decode: (v: Buffer) => unknown): Promise<number> =>
+    const loadPath = (s: RedisStore, decode: (v: Buffer, i: number) => unknown): Promise<number> =>
       timeIt(async () => {
         const found = await findLongestPrefix(s, hashes, { blockSize: tokensPerBlock });
         let decoded = 0;
         // As the connector loads: values streamed (lent, not kept) and decoded as they arrive.
-        await s.stream(hashes.slice(0, found.matchedBlocks), (_i, v) => {
-          decode(v);
+        await s.stream(hashes.slice(0, found.matchedBlocks), (i, v) => {
+          decode(v, i);
           decoded++;
         });
         if (decoded !== blocks) throw new Error(`lookup + load decoded ${decoded} of ${blocks} blocks`);
@@ -339,6 +368,49 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
       tick(`load path, window ${w}`);
     }
     const best = (rates: WindowRate[]): WindowRate => rates.reduce((a, b) => (b.gbps > a.gbps ? b : a), rates[0] ?? { window: 0, gbps: 0 });
+
+    // The CPU budget: what receiving, decoding and Redis' sending each cost per byte, in this run.
+    let cpu: CpuBudget | undefined;
+    if (options.decode) {
+      const decode = options.decode;
+      const redisCpu = async (): Promise<number> => {
+        const info = parseInfo(await raw.info('cpu'));
+        return Number(info.used_cpu_user ?? 0) + Number(info.used_cpu_sys ?? 0);
+      };
+      /** ns of CPU per byte of prefix, this process and Redis, over `iterations` runs of `fn`. */
+      const cpuOf = async (fn: () => Promise<unknown>): Promise<{ client: number; redis: number }> => {
+        const r0 = await redisCpu();
+        const c0 = process.cpuUsage();
+        for (let it = 0; it < iterations; it++) await fn();
+        const c = process.cpuUsage(c0);
+        const r1 = await redisCpu();
+        const bytes = iterations * totalBytes;
+        return { client: ((c.user + c.system) * 1000) / bytes, redis: ((r1 - r0) * 1e9) / bytes };
+      };
+      const limitWindow = best(limitByWindow).window;
+      const receive = await cpuOf(() => plainSocketRead(host, port, keys, limitWindow, password));
+      const decodeOnly = await cpuOf(async () => values.forEach((v, i) => decode(v, i)));
+      const path = await cpuOf(() => loadPath(store, decode));
+      const hostname = host.replace(/^\[|\]$/g, '');
+      const redisLocal = hostname === 'localhost' || hostname === '::1' || hostname.startsWith('127.');
+      const cores = os.cpus().length;
+      const round = (x: number): number => Math.round(x * 1000) / 1000;
+      const client = receive.client + decodeOnly.client;
+      const redisAlone = 1 / receive.redis;
+      const oneThread = Math.min(1 / client, redisAlone);
+      const allCores = Math.min(redisAlone, cores / (redisLocal ? client + receive.redis : client));
+      cpu = {
+        receiveNsPerByte: round(receive.client),
+        decodeNsPerByte: round(decodeOnly.client),
+        redisNsPerByte: round(receive.redis),
+        loadPath: { clientNsPerByte: round(path.client), redisNsPerByte: round(path.redis) },
+        oneThreadGbps: round(oneThread),
+        allCoresGbps: round(allCores),
+        redisLocal,
+        cores,
+      };
+      tick('CPU budget');
+    }
 
     // Longest-prefix lookup: `lookupPresent` leading blocks stored, then misses.
     const lookupHashes = chainHashes(lookupBlocks, `bench-lookup-${Date.now()}`);
@@ -436,6 +508,7 @@ export async function runStoreBenchmark(options: StoreBenchOptions = {}): Promis
               return { mac: { without, with: withMac, overhead: Math.round((withMac.medianMs / without.medianMs - 1) * 1000) / 1000 } };
             })()
           : {}),
+        ...(cpu ? { cpu } : {}),
         memory: { windowBytes: store.windowBytes, windowedPeakBytes, allInFlightPeakBytes, prefixBytes: totalBytes },
         put: { ...summarizeTimings([putMs], totalBytes), stored: putResult.stored },
         get: {
@@ -489,6 +562,14 @@ export function formatStoreBench(r: StoreBenchResult): string {
   if (m.loadPath.byWindow.length) {
     lines.push(`  load path by window (GB/s)         ${rates(m.loadPath.byWindow)}  → best ${m.loadPath.best.gbps.toFixed(2)} GB/s at ${m.loadPath.best.window}`);
     lines.push(`  load path at windowBytes ${mib(r.config.windowBytes)}: ${g.storeDecode?.gbps.toFixed(2)} GB/s = ${m.loadPath.fractionOfLimit.toFixed(2)} of the plain-socket limit`);
+  }
+  if (m.cpu) {
+    const c = m.cpu;
+    const of = (gbps: number): string => `${gbps.toFixed(2)} GB/s = ${(gbps / m.limit.best.gbps).toFixed(2)} of the limit`;
+    lines.push(
+      `  CPU per byte: receiving ${c.receiveNsPerByte.toFixed(2)} ns/B, verify + decode ${c.decodeNsPerByte.toFixed(2)} ns/B, Redis sending ${c.redisNsPerByte.toFixed(2)} ns/B (load path: client ${c.loadPath.clientNsPerByte.toFixed(2)}, Redis ${c.loadPath.redisNsPerByte.toFixed(2)})`,
+      `  ceiling for one client thread (receive + decode): ${of(c.oneThreadGbps)}; the same work on all ${c.cores} cores${c.redisLocal ? ', shared with Redis' : ''}: ${of(c.allCoresGbps)}`,
+    );
   }
   if (m.mac) lines.push(`  MAC check: ${m.mac.without.gbps.toFixed(2)} → ${m.mac.with.gbps.toFixed(2)} GB/s (+${(m.mac.overhead * 100).toFixed(1)} % time on the load path)`);
   lines.push(`  Redis memory above the data during one read: ${mib(m.memory.windowedPeakBytes)} through the store's window, ${mib(m.memory.allInFlightPeakBytes)} with every GET in flight (prefix ${mib(m.memory.prefixBytes)})`);
