@@ -116,7 +116,12 @@ describe('cost model', () => {
         return true;
       });
       const garbled = path.join(dir, 'garbled.tsv');
-      fs.writeFileSync(garbled, text.replace('\t128.5\t', '\tfast\t'));
+      // Row 2's prefill_ms (the third column of the second data line) made a word.
+      const lines = text.split('\n');
+      const dataLines = lines.map((l, i) => [l, i] as const).filter(([l]) => l !== '' && !l.startsWith('#')).slice(1);
+      const [line, at] = dataLines[1]!;
+      lines[at] = line.split('\t').map((cell, c) => (c === 2 ? 'fast' : cell)).join('\t');
+      fs.writeFileSync(garbled, lines.join('\n'));
       assert.throws(() => loadPrefillTable(garbled), {
         code: 'CONFIG_ERROR',
         details: { path: `${garbled} row 2, column prefill_ms`, expected: 'a number', received: '"fast"' },

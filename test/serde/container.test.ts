@@ -197,6 +197,13 @@ describe('serde: container round trips', () => {
     });
     assert.equal(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 0, start: 0 } }), 'INVALID_INPUT').details.path, 'options.intoSpan.tokens');
     assert.equal(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 16, start: 0 } }), 'MODEL_MISMATCH').details.path, 'options.into.k[0]');
+    // A prefix is made of whole blocks: with blockTokens, an entry of another length is refused.
+    assert.deepEqual(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 12, start: 4, blockTokens: 8 } }), 'MODEL_MISMATCH').details, {
+      path: 'entry.tokens',
+      expected: '8 tokens (options.intoSpan.blockTokens)',
+      received: '4 tokens',
+    });
+    assert.equal(expectKVError(() => decodeKV(entry, { into, intoSpan: { tokens: 12, start: 4, blockTokens: 0 } }), 'INVALID_INPUT').details.path, 'options.intoSpan.blockTokens');
     const damaged = Buffer.from(entry);
     damaged[damaged.length - 3]! ^= 0x10;
     expectKVError(() => decodeKV(damaged, { into, intoSpan: { tokens: 12, start: 4 } }), 'CORRUPT_ENTRY');

@@ -266,7 +266,7 @@ export class PrefixCacheConnector implements KVConnector<PrefixMatchHandle> {
       hashes,
       (i, v) => {
         try {
-          this.codec.decodeInto(v, { blockHash: hashes[i]!, startPosition: i * B, fingerprint: this.model.fingerprint }, into, { tokens: total, start: i * B });
+          this.codec.decodeInto(v, { blockHash: hashes[i]!, startPosition: i * B, fingerprint: this.model.fingerprint }, into, { tokens: total, start: i * B, blockTokens: B });
         } catch (err) {
           errors[i] = err instanceof Error ? err : new Error(String(err));
           return;

@@ -324,6 +324,10 @@ function checkSpan(span: TokenSpan, tokens: number, into: KVArrays | undefined):
   if (into === undefined) throw new InvalidInputError({ path: 'options.intoSpan', expected: 'options.into as well (the arrays the span is in)', received: 'no options.into' });
   if (typeof span !== 'object' || span === null) throw InvalidInputError.at('options.intoSpan', '{ tokens, start }', span);
   if (!Number.isInteger(span.tokens) || span.tokens < 1) throw InvalidInputError.at('options.intoSpan.tokens', 'an integer ≥ 1', span.tokens);
+  if (span.blockTokens !== undefined) {
+    if (!Number.isInteger(span.blockTokens) || span.blockTokens < 1) throw InvalidInputError.at('options.intoSpan.blockTokens', 'an integer ≥ 1', span.blockTokens);
+    if (tokens !== span.blockTokens) throw new ModelMismatchError({ path: 'entry.tokens', expected: `${span.blockTokens} tokens (options.intoSpan.blockTokens)`, received: `${tokens} tokens` });
+  }
   if (!Number.isInteger(span.start) || span.start < 0 || span.start + tokens > span.tokens) {
     throw new InvalidInputError({ path: 'options.intoSpan.start', expected: `an integer in [0, ${span.tokens - tokens}] (the entry's ${tokens} tokens within ${span.tokens})`, received: describeValue(span.start) });
   }

@@ -139,6 +139,11 @@ export interface TokenSpan {
   tokens: number;
   /** First position the block fills. */
   start: number;
+  /**
+   * The number of tokens the entry must hold: another count is a MODEL_MISMATCH error, as a block of
+   * another shape is (a prefix is made of whole blocks). @default any count that fits the span
+   */
+  blockTokens?: number;
 }
 
 /** How {@link readPayload} reads: from a staged copy of the payload, into a span of larger arrays. */
