@@ -213,29 +213,13 @@ export function stagePayload(payload: Uint8Array): StagedPayload | undefined {
       if ((byteOffset & 1) !== 0 || byteOffset < 0 || byteOffset + 2 * count > len) throw new RangeError(`staged payload: values [${byteOffset}, +${2 * count}) outside its ${len} bytes or unaligned`);
       const convert = kind === 'fp16' ? loaded.exports.fp16_to_fp32 : loaded.exports.bf16_to_fp32;
       const out = loaded.fp32Area;
-      const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
-      const half = new Uint16Array(loaded.bytes.buffer, STAGE + byteOffset, count);
       for (let done = 0; done < count; done += CHUNK_VALUES) {
         const n = Math.min(CHUNK_VALUES, count - done);
-        const whole = n & ~7;
-        convert(STAGE + byteOffset + 2 * done, OUT, whole >>> 3);
-        // The < 8 values of a tail, in JavaScript (the kernels take whole groups of 8).
-        for (let j = whole; j < n; j++) outBits[j] = kind === 'fp16' ? fp16Bits(half[done + j]!) : (half[done + j]! << 16) >>> 0;
+        // Whole groups of 8, the last one reaching into the slack after the payload (< 16 bytes of
+        // it); only the n values asked for are handed out.
+        convert(STAGE + byteOffset + 2 * done, OUT, (n + 7) >>> 3);
         sink(n === CHUNK_VALUES ? out : out.subarray(0, n), done);
       }
     },
   };
 }
-
-/** fp32 bits of fp16 bits `h`, exact (NaN payloads kept) — for the few values after the last group of 8. */
-function fp16Bits(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 31) return (sign | 0x7f800000 | (m << 13)) >>> 0;
-  if (e !== 0) return (sign | ((e + 112) << 23) | (m << 13)) >>> 0;
-  FLOAT[0] = m * 2 ** -24; // zero or a subnormal: exact as an fp32
-  return (sign | WORD[0]!) >>> 0;
-}
-const FLOAT = new Float32Array(1);
-const WORD = new Uint32Array(FLOAT.buffer);
