@@ -21,9 +21,7 @@ import {
   verifyKV,
   useWasmKernels,
 } from '../../lib/src/serde';
-import { FP16_NAN_SIGN_KEPT, bitsOfF32, expectKVError, f32FromBits, fp16Value, bf16Value, refBf16, refFp16 } from './helpers';
-
-const u32view = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+import { FP16_NAN_SIGN_KEPT, bitsOfF32, u32, expectKVError, f32FromBits, fp16Value, bf16Value, refBf16, refFp16 } from './helpers';
 
 const SHAPES = [
   { layers: 1, kvHeads: 1, headDim: 1, tokens: 1 },
@@ -172,7 +170,7 @@ describe('serde: container round trips', () => {
                     const want = alone[kind][l]!.subarray(h * rows, (h + 1) * rows);
                     const at = (h * total + i * shape.tokens) * shape.headDim;
                     const got = into[kind][l]!.subarray(at, at + rows);
-                    assert.deepEqual(u32view(got), u32view(want), `${dtype}/${codec}${wasm ? '' : ' (no kernels)'}: block ${i} ${kind}[${l}] head ${h}`);
+                    assert.deepEqual(u32(got), u32(want), `${dtype}/${codec}${wasm ? '' : ' (no kernels)'}: block ${i} ${kind}[${l}] head ${h}`);
                   }
                 }
               }

@@ -19,6 +19,9 @@ export function f32FromBits(bits: number): number {
   return F32[0]!;
 }
 
+/** The bits of a Float32Array's values, as a view (no copy). */
+export const u32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
 export function bitsOfF32(x: number): number {
   F32[0] = x;
   return U32[0]!;

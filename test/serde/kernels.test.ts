@@ -22,6 +22,7 @@ import {
   xxh64,
   xxh64Reference,
 } from '../../lib/src/serde';
+import { u32 } from './helpers';
 import { MAX_STAGED_BYTES, fp32ToHalves, hasWasmKernels, stagePayload, useWasmKernels } from '../../lib/src/serde/kernels';
 
 /** Run `fn` on the wasm path and on the JavaScript path of `conversion`; returns both outputs. */
@@ -36,8 +37,6 @@ function bothWays<T extends Float32Array | Uint16Array>(conversion: HalfConversi
     pinHalfPrecisionPath(conversion, undefined);
   }
 }
-
-const u32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 function firstDifference(a: Uint32Array | Uint16Array, b: Uint32Array | Uint16Array): string {
   if (a.length !== b.length) return `lengths ${a.length} vs ${b.length}`;

@@ -355,6 +355,9 @@ export function readKVHeader(blob: Uint8Array, options: HeaderReadOptions = {}):
   };
 }
 
+/** Seed of the payload's XXH64 (`header.payloadChecksum`). */
+export const PAYLOAD_CHECKSUM_SEED = 0n;
+
 /**
  * Check an entry completely (header and payload checksum) without decoding its values.
  * @throws CorruptEntryError | UnsupportedFormatError
@@ -364,9 +367,6 @@ export function verifyKV(blob: Uint8Array, options: HeaderReadOptions = {}): KVB
   checkPayloadChecksum(header, xxh64(blob, PAYLOAD_CHECKSUM_SEED, HEADER_BYTES, blob.length));
   return header;
 }
-
-/** Seed of the payload's XXH64 (`header.payloadChecksum`). */
-export const PAYLOAD_CHECKSUM_SEED = 0n;
 
 /**
  * Compare the payload's XXH64, computed by the caller (seed {@link PAYLOAD_CHECKSUM_SEED}, over every

@@ -168,15 +168,14 @@ export function readPayload(raw: Uint8Array, shape: KVShape, dtype: KVDtype, gro
   let off = 0;
   for (let l = 0; l < shape.layers; l++) {
     for (const [kind, layout, dst] of [['k', kLayout, out.k[l]!], ['v', vLayout, out.v[l]!]] as const) {
-      const write = whole ? (values: Float32Array, first: number): void => dst.set(values, first) : spanWriter(dst, rowValues, shape.headDim, span);
       if (options.staged !== undefined && (dtype === 'fp16' || dtype === 'bf16')) {
-        options.staged.halvesToFp32(dtype, off, n, write);
+        options.staged.halvesToFp32(dtype, off, n, whole ? (values, first) => dst.set(values, first) : spanWriter(dst, rowValues, shape.headDim, span));
       } else if (whole) {
         readTensor(raw, off, shape, kind, dtype, groupSize, scaleDtype, layout, dst);
       } else {
         const tmp = scratchF32('span', n);
         readTensor(raw, off, shape, kind, dtype, groupSize, scaleDtype, layout, tmp);
-        write(tmp, 0);
+        spanWriter(dst, rowValues, shape.headDim, span)(tmp, 0);
       }
       off += layout.bytes;
     }
